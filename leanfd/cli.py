@@ -1,0 +1,40 @@
+"""The ``leanfd`` command: thin wrappers over the packages (no logic of its own).
+
+Each subcommand imports its package lazily, so ``leanfd verify`` does not pay for torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
+
+
+def _fail(msg: str) -> None:
+    typer.secho(f"error: {msg}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(2)
+
+
+@app.command()
+def setup(
+    native: Annotated[bool, typer.Option(help="Also set up the native Lean + Mathlib project (needs internet).")] = False,
+) -> None:
+    """Install the embedded Lean toolchain (idempotent, pinned, integrity-checked)."""
+    from leanfd.lean.toolchain import ToolchainError, install_embedded
+
+    try:
+        tc = install_embedded()
+    except ToolchainError as e:
+        _fail(str(e))
+    typer.echo(f"embedded Lean ready: {tc.root}")
+    if native:
+        from leanfd.lean.native import setup_native
+
+        setup_native()
+
+
+if __name__ == "__main__":
+    app()
