@@ -13,6 +13,11 @@ import typer
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
 
 
+@app.callback()
+def _main() -> None:
+    """Evaluate and train Lean 4 theorem provers against a trustworthy verifier."""
+
+
 def _fail(msg: str) -> None:
     typer.secho(f"error: {msg}", err=True, fg=typer.colors.RED)
     raise typer.Exit(2)
