@@ -38,7 +38,10 @@ def setup(
     if native:
         from leanfd.lean.native import setup_native
 
-        setup_native()
+        try:
+            setup_native()
+        except ToolchainError as e:  # NativeSetupError: says what to install or reach
+            _fail(str(e))
 
 
 if __name__ == "__main__":
