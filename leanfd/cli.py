@@ -44,5 +44,24 @@ def setup(
             _fail(str(e))
 
 
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0: all interfaces).")] = "127.0.0.1",
+    workers: Annotated[int | None, typer.Option(help="Lean workers in this replica.")] = None,
+    backend: Annotated[str, typer.Option(help="Verifier backend: auto, embedded or native.")] = "auto",
+    timeout_s: Annotated[float, typer.Option(help="Wall-clock limit per attempt, seconds.")] = 30.0,
+    heartbeats: Annotated[int, typer.Option(help="Lean maxHeartbeats per attempt.")] = 200_000,
+) -> None:
+    """Run one verify replica (HTTP: GET /health, POST /verify); clients spread batches over many."""
+    try:
+        from leanfd.serve.app import serve as run_replica
+    except ImportError as e:
+        _fail(f"{e}. The verify service needs the serve extra: pip install 'leanfd[serve]'")
+    run_replica(
+        host=host, port=port, workers=workers, backend=backend, timeout_s=timeout_s, heartbeats=heartbeats
+    )
+
+
 if __name__ == "__main__":
     app()

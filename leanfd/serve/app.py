@@ -1,0 +1,141 @@
+"""One verify replica: a FastAPI app that owns one warm :class:`leanfd.lean.Verifier`.
+
+Endpoints:
+- ``GET /health`` → ``{"ready": bool, "backend", "workers", "timeout_s", "heartbeats", "error"}``;
+  ``ready`` turns true once the Verifier's Lean sessions are warm (≈45 s for the embedded backend).
+- ``POST /verify`` with ``{"attempts": [{"problem": {...}, "proof": str}, ...], "timeout_s"?,
+  "heartbeats"?}`` → ``{"verdicts": [Verdict.to_dict(), ...]}`` in input order. A request that
+  arrives before the replica is warm waits for it.
+
+The Verifier is not shared between threads: requests are served one at a time under a lock, and
+the Verifier's own worker pool runs a request's attempts in parallel. More throughput = more
+replicas (or more ``--workers`` per replica), not more request threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, HTTPException
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from leanfd.serve.wire import attempt_from_dict
+
+#: Largest batch one request may carry; a client splits bigger batches into chunks.
+MAX_ATTEMPTS_PER_REQUEST = 4096
+
+
+class VerifyRequest(BaseModel):
+    attempts: list[dict[str, Any]] = Field(description='[{"problem": {Problem fields}, "proof": str}, ...]')
+    timeout_s: float | None = Field(None, description="must equal the replica's own, if given")
+    heartbeats: int | None = Field(None, description="must equal the replica's own, if given")
+
+
+class _Replica:
+    """The warm Verifier, started in the background so the port answers /health at once."""
+
+    def __init__(self, make_verifier: Callable[[], Any], config: dict[str, Any]):
+        self.make_verifier = make_verifier
+        self.config = config
+        self.verifier: Any = None
+        self.ready = threading.Event()
+        self.error: str = ""
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        try:
+            v = self.make_verifier()
+            v.__enter__()
+            self.verifier = v
+        except Exception as e:  # reported by /health and /verify; the process stays up to say so
+            self.error = f"{type(e).__name__}: {e}"
+        finally:
+            self.ready.set()
+
+    def stop(self) -> None:
+        if self.verifier is not None:
+            self.verifier.__exit__(None, None, None)
+            self.verifier = None
+
+    def verify(self, attempts: list) -> list[dict]:
+        self.ready.wait()
+        if self.verifier is None:
+            raise HTTPException(503, f"this replica's verifier failed to start: {self.error}")
+        with self.lock:
+            verdicts = self.verifier.verify(attempts)
+        return [v.to_dict() for v in verdicts]
+
+
+def create_app(make_verifier: Callable[[], Any], config: dict[str, Any]) -> FastAPI:
+    """An app around the Verifier that ``make_verifier()`` returns (entered once, on start-up).
+
+    ``config`` holds the replica's ``backend``, ``workers``, ``timeout_s`` and ``heartbeats``, as
+    reported by /health and checked against each request's options.
+    """
+    replica = _Replica(make_verifier, config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        t = threading.Thread(target=replica.start, name="leanfd-verifier-start", daemon=True)
+        t.start()
+        yield
+        await run_in_threadpool(replica.ready.wait)
+        replica.stop()
+
+    app = FastAPI(title="leanfd verify replica", lifespan=lifespan)
+
+    @app.get("/health")
+    def health() -> dict:
+        return {
+            "ready": replica.ready.is_set() and replica.verifier is not None,
+            "error": replica.error,
+            **config,
+        }
+
+    @app.post("/verify")
+    def verify(req: VerifyRequest) -> dict:  # sync: FastAPI runs it in its thread pool
+        if len(req.attempts) > MAX_ATTEMPTS_PER_REQUEST:
+            raise HTTPException(
+                413, f"{len(req.attempts)} attempts in one request; send at most {MAX_ATTEMPTS_PER_REQUEST}"
+            )
+        for key in ("timeout_s", "heartbeats"):
+            asked = getattr(req, key)
+            if asked is not None and asked != config[key]:
+                raise HTTPException(
+                    409,
+                    f"request asks {key}={asked} but this replica runs with {key}={config[key]}; "
+                    f"start the replicas with `leanfd serve --{key.replace('_', '-')} {asked}` or drop the option",
+                )
+        try:
+            attempts = [attempt_from_dict(a) for a in req.attempts]
+        except (KeyError, TypeError, ValueError) as e:
+            raise HTTPException(422, f"malformed attempt: {e!r}") from e
+        return {"verdicts": replica.verify(attempts)}
+
+    return app
+
+
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int | None = None,
+    backend: str = "auto",
+    timeout_s: float = 30.0,
+    heartbeats: int = 200_000,
+) -> None:
+    """Run one replica until interrupted (what ``leanfd serve`` does)."""
+    import uvicorn
+
+    from leanfd.lean import Verifier
+
+    config = {"backend": backend, "workers": workers, "timeout_s": timeout_s, "heartbeats": heartbeats}
+
+    def make_verifier():
+        return Verifier(backend=backend, workers=workers, timeout_s=timeout_s, heartbeats=heartbeats)
+
+    uvicorn.run(create_app(make_verifier, config), host=host, port=port, log_level="info")
