@@ -13,6 +13,8 @@ class Problem:
     ``theorem foo (n : Nat) : n + 0 = n :=``); a proof is what follows it. ``header`` is text placed
     before the statement (imports, ``open``); the embedded backend supports only core Lean headers.
     ``original_statement`` keeps the statement as the source file had it (miniF2F ends in ``:= by``).
+    ``source`` says where the problem comes from (e.g. ``minif2f``) and ``difficulty`` is the suite's
+    tier for it (the core suite uses ``decide``, ``omega``, ``auto``, ``manual``, ``hard``).
     """
 
     name: str
@@ -22,6 +24,8 @@ class Problem:
     informal: str | None = None
     reference_proof: str | None = None
     original_statement: str | None = None
+    source: str | None = None
+    difficulty: str | None = None
 
 
 @dataclass(frozen=True)
