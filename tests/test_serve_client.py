@@ -97,3 +97,17 @@ def test_malformed_attempt_is_a_client_error(broken_replica):
     )
     assert r.status_code == 422
     assert "malformed attempt" in r.json()["detail"]
+
+
+def test_urls_from_env_and_dns_expansion(monkeypatch):
+    from leanfd.serve import resolve_urls
+
+    monkeypatch.setenv("LEANFD_VERIFY_URLS", "http://a:8000/, http://b:8001")
+    assert resolve_urls() == ["http://a:8000", "http://b:8001"]
+    # `dns+` stands for every IPv4 address behind the name (here just loopback).
+    assert resolve_urls(["dns+http://localhost:8123"]) == ["http://127.0.0.1:8123"]
+    monkeypatch.delenv("LEANFD_VERIFY_URLS")
+    with pytest.raises(VerifyServiceError, match="LEANFD_VERIFY_URLS"):
+        resolve_urls()
+    with pytest.raises(VerifyServiceError, match="cannot resolve"):
+        resolve_urls(["dns+http://no-such-host.invalid:8000"])

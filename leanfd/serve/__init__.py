@@ -5,6 +5,6 @@
 returns verdicts in input order. See docker/README.md ("Scale up") for why HTTP and not Ray.
 """
 
-from leanfd.serve.client import VerifyServiceError, verify_batch_http, wait_until_ready
+from leanfd.serve.client import VerifyServiceError, resolve_urls, verify_batch_http, wait_until_ready
 
-__all__ = ["VerifyServiceError", "verify_batch_http", "wait_until_ready"]
+__all__ = ["VerifyServiceError", "resolve_urls", "verify_batch_http", "wait_until_ready"]

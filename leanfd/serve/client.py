@@ -11,10 +11,13 @@ mismatched option) fails at once: another replica would say the same.
 
 from __future__ import annotations
 
+import os
 import queue
+import socket
 import threading
 import time
 from collections.abc import Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -27,17 +30,40 @@ class VerifyServiceError(RuntimeError):
     """The verify service could not verify the batch; the message names the replicas and why."""
 
 
-def _check_urls(urls: Sequence[str]) -> list[str]:
+def resolve_urls(urls: Sequence[str] | None = None) -> list[str]:
+    """Replica base URLs: ``urls``, else ``$LEANFD_VERIFY_URLS`` (comma-separated).
+
+    A URL written ``dns+http://NAME:PORT`` stands for every IPv4 address NAME resolves to, one
+    replica each: a scaled Docker Compose service or a Kubernetes headless service publishes its
+    replicas that way, so the client needs no list of them.
+    """
+    if urls is None:
+        env = os.environ.get("LEANFD_VERIFY_URLS", "")
+        urls = [u.strip() for u in env.split(",") if u.strip()]
     if isinstance(urls, str) or not urls:
         raise VerifyServiceError(
-            f"urls must be a non-empty list of replica base URLs like ['http://host:8000'], got {urls!r}"
+            f"urls must be a non-empty list of replica base URLs like ['http://host:8000'] (or set "
+            f"LEANFD_VERIFY_URLS=http://host1:8000,http://host2:8000), got {urls!r}"
         )
-    return [u.rstrip("/") for u in urls]
+    out: list[str] = []
+    for u in urls:
+        u = u.rstrip("/")
+        if not u.startswith("dns+"):
+            out.append(u)
+            continue
+        parsed = urlsplit(u[len("dns+") :])
+        try:
+            infos = socket.getaddrinfo(parsed.hostname, parsed.port, socket.AF_INET, socket.SOCK_STREAM)
+        except OSError as e:
+            raise VerifyServiceError(f"cannot resolve the replicas behind {u}: {e}") from e
+        for ip in sorted({info[4][0] for info in infos}):
+            out.append(urlunsplit(parsed._replace(netloc=f"{ip}:{parsed.port}" if parsed.port else ip)))
+    return out
 
 
 def verify_batch_http(
     attempts: Sequence[Attempt],
-    urls: Sequence[str],
+    urls: Sequence[str] | None = None,
     *,
     chunk_size: int = 8,
     timeout_s: float | None = None,
@@ -46,7 +72,8 @@ def verify_batch_http(
     request_timeout_s: float | None = None,
     progress: bool = False,
 ) -> list[Verdict]:
-    """Verify ``attempts`` on the replicas at ``urls``; verdicts come back in input order.
+    """Verify ``attempts`` on the replicas at ``urls`` (see :func:`resolve_urls`); verdicts come
+    back in input order.
 
     ``timeout_s``/``heartbeats``, when given, must match the replicas' own settings (a replica
     refuses a request that asks for different ones, so a mis-configured cluster fails loudly).
@@ -54,7 +81,7 @@ def verify_batch_http(
     ``timeout_s`` each, plus a replica's warm-up). ``chunk_size`` trades load balance (small) for
     per-request overhead (large).
     """
-    urls = _check_urls(urls)
+    urls = resolve_urls(urls)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     attempts = list(attempts)
@@ -156,13 +183,15 @@ def _detail(r: httpx.Response) -> str:
         return r.text
 
 
-def wait_until_ready(urls: Sequence[str], timeout_s: float = 300.0, poll_s: float = 1.0) -> list[dict]:
+def wait_until_ready(
+    urls: Sequence[str] | None = None, timeout_s: float = 300.0, poll_s: float = 1.0
+) -> list[dict]:
     """Block until every replica's /health says ready; return their health records.
 
     Raises :class:`VerifyServiceError` naming the replicas that are not ready after ``timeout_s``
     (or whose verifier failed to start).
     """
-    urls = _check_urls(urls)
+    urls = resolve_urls(urls)
     deadline = time.monotonic() + timeout_s
     health: dict[str, dict] = {}
     errors: dict[str, str] = {}
