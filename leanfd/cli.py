@@ -52,6 +52,7 @@ def serve(
     backend: Annotated[str, typer.Option(help="Verifier backend: auto, embedded or native.")] = "auto",
     timeout_s: Annotated[float, typer.Option(help="Wall-clock limit per attempt, seconds.")] = 30.0,
     heartbeats: Annotated[int, typer.Option(help="Lean maxHeartbeats per attempt.")] = 200_000,
+    warm_imports: Annotated[str, typer.Option(help="Imports to warm, e.g. Mathlib,Aesop.")] = "Init",
 ) -> None:
     """Run one verify replica (HTTP: GET /health, POST /verify); clients spread batches over many."""
     try:
@@ -59,7 +60,13 @@ def serve(
     except ImportError as e:
         _fail(f"{e}. The verify service needs the serve extra: pip install 'leanfd[serve]'")
     run_replica(
-        host=host, port=port, workers=workers, backend=backend, timeout_s=timeout_s, heartbeats=heartbeats
+        host=host,
+        port=port,
+        workers=workers,
+        backend=backend,
+        timeout_s=timeout_s,
+        heartbeats=heartbeats,
+        warm=tuple(m.strip() for m in warm_imports.split(",") if m.strip()),
     )
 
 

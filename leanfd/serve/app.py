@@ -4,8 +4,8 @@ Endpoints:
 - ``GET /health`` → ``{"ready": bool, "backend", "workers", "timeout_s", "heartbeats", "error"}``;
   ``ready`` turns true once the Verifier's Lean sessions are warm (≈45 s for the embedded backend).
 - ``POST /verify`` with ``{"attempts": [{"problem": {...}, "proof": str}, ...], "timeout_s"?,
-  "heartbeats"?}`` → ``{"verdicts": [Verdict.to_dict(), ...]}`` in input order. A request that
-  arrives before the replica is warm waits for it.
+  "heartbeats"?, "goals"?}`` → ``{"verdicts": [Verdict.to_dict(), ...]}`` in input order (options
+  default to the replica's own). A request that arrives before the replica is warm waits for it.
 
 The Verifier is not shared between threads: requests are served one at a time under a lock, and
 the Verifier's own worker pool runs a request's attempts in parallel. More throughput = more
@@ -31,15 +31,19 @@ MAX_ATTEMPTS_PER_REQUEST = 4096
 
 class VerifyRequest(BaseModel):
     attempts: list[dict[str, Any]] = Field(description='[{"problem": {Problem fields}, "proof": str}, ...]')
-    timeout_s: float | None = Field(None, description="must equal the replica's own, if given")
-    heartbeats: int | None = Field(None, description="must equal the replica's own, if given")
+    timeout_s: float | None = Field(
+        None, gt=0, description="wall-clock limit per attempt (default: the replica's)"
+    )
+    heartbeats: int | None = Field(None, gt=0, description="Lean maxHeartbeats (default: the replica's)")
+    goals: bool = Field(False, description="also return the goals before/after each tactic")
 
 
 class _Replica:
     """The warm Verifier, started in the background so the port answers /health at once."""
 
-    def __init__(self, make_verifier: Callable[[], Any], config: dict[str, Any]):
+    def __init__(self, make_verifier: Callable[[], Any], config: dict[str, Any], warm: tuple[str, ...]):
         self.make_verifier = make_verifier
+        self.warm = warm
         self.config = config
         self.verifier: Any = None
         self.ready = threading.Event()
@@ -50,6 +54,8 @@ class _Replica:
         try:
             v = self.make_verifier()
             v.__enter__()
+            if self.warm:  # start the Lean sessions now rather than on the first request
+                v.warm_up(self.warm)
             self.verifier = v
         except Exception as e:  # reported by /health and /verify; the process stays up to say so
             self.error = f"{type(e).__name__}: {e}"
@@ -61,22 +67,25 @@ class _Replica:
             self.verifier.__exit__(None, None, None)
             self.verifier = None
 
-    def verify(self, attempts: list) -> list[dict]:
+    def verify(self, attempts: list, **options: Any) -> list[dict]:
         self.ready.wait()
         if self.verifier is None:
             raise HTTPException(503, f"this replica's verifier failed to start: {self.error}")
         with self.lock:
-            verdicts = self.verifier.verify(attempts)
+            verdicts = self.verifier.verify(attempts, **options)
         return [v.to_dict() for v in verdicts]
 
 
-def create_app(make_verifier: Callable[[], Any], config: dict[str, Any]) -> FastAPI:
-    """An app around the Verifier that ``make_verifier()`` returns (entered once, on start-up).
+def create_app(
+    make_verifier: Callable[[], Any], config: dict[str, Any], warm: tuple[str, ...] = ()
+) -> FastAPI:
+    """An app around the Verifier that ``make_verifier()`` returns (entered once, on start-up,
+    and warmed up for the header imports ``warm``, e.g. ``("Mathlib", "Aesop")``).
 
-    ``config`` holds the replica's ``backend``, ``workers``, ``timeout_s`` and ``heartbeats``, as
-    reported by /health and checked against each request's options.
+    ``config`` (the replica's ``backend``, ``workers``, ``timeout_s``, ``heartbeats``) is what
+    /health reports.
     """
-    replica = _Replica(make_verifier, config)
+    replica = _Replica(make_verifier, config, warm)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -102,19 +111,12 @@ def create_app(make_verifier: Callable[[], Any], config: dict[str, Any]) -> Fast
             raise HTTPException(
                 413, f"{len(req.attempts)} attempts in one request; send at most {MAX_ATTEMPTS_PER_REQUEST}"
             )
-        for key in ("timeout_s", "heartbeats"):
-            asked = getattr(req, key)
-            if asked is not None and asked != config[key]:
-                raise HTTPException(
-                    409,
-                    f"request asks {key}={asked} but this replica runs with {key}={config[key]}; "
-                    f"start the replicas with `leanfd serve --{key.replace('_', '-')} {asked}` or drop the option",
-                )
         try:
             attempts = [attempt_from_dict(a) for a in req.attempts]
         except (KeyError, TypeError, ValueError) as e:
             raise HTTPException(422, f"malformed attempt: {e!r}") from e
-        return {"verdicts": replica.verify(attempts)}
+        options = {"timeout_s": req.timeout_s, "heartbeats": req.heartbeats, "goals": req.goals}
+        return {"verdicts": replica.verify(attempts, **options)}
 
     return app
 
@@ -127,6 +129,7 @@ def serve(
     backend: str = "auto",
     timeout_s: float = 30.0,
     heartbeats: int = 200_000,
+    warm: tuple[str, ...] = ("Init",),
 ) -> None:
     """Run one replica until interrupted (what ``leanfd serve`` does)."""
     import uvicorn
@@ -138,4 +141,4 @@ def serve(
     def make_verifier():
         return Verifier(backend=backend, workers=workers, timeout_s=timeout_s, heartbeats=heartbeats)
 
-    uvicorn.run(create_app(make_verifier, config), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(make_verifier, config, warm), host=host, port=port, log_level="info")

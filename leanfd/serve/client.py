@@ -6,7 +6,7 @@ faster replica simply takes more of them. A replica that fails to answer (connec
 timeout, 5xx) is retried with back-off; after ``retries`` failures in a row it is dropped for the
 rest of the call and its chunk goes back into the queue for the others. Only when every replica is
 down does the call fail, naming each URL and its last error. A 4xx answer (a malformed attempt, a
-mismatched option) fails at once: another replica would say the same.
+bad option) fails at once: another replica would say the same.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ def verify_batch_http(
     chunk_size: int = 8,
     timeout_s: float | None = None,
     heartbeats: int | None = None,
+    goals: bool = False,
     retries: int = 3,
     request_timeout_s: float | None = None,
     progress: bool = False,
@@ -75,8 +76,8 @@ def verify_batch_http(
     """Verify ``attempts`` on the replicas at ``urls`` (see :func:`resolve_urls`); verdicts come
     back in input order.
 
-    ``timeout_s``/``heartbeats``, when given, must match the replicas' own settings (a replica
-    refuses a request that asks for different ones, so a mis-configured cluster fails loudly).
+    ``timeout_s``/``heartbeats`` default to each replica's own settings (``leanfd serve
+    --timeout-s/--heartbeats``); ``goals=True`` also returns the goals around each tactic.
     ``request_timeout_s`` bounds one HTTP request (default: generous for ``chunk_size`` attempts at
     ``timeout_s`` each, plus a replica's warm-up). ``chunk_size`` trades load balance (small) for
     per-request overhead (large).
@@ -91,6 +92,8 @@ def verify_batch_http(
     per_attempt = timeout_s if timeout_s is not None else 30.0
     read_timeout = request_timeout_s or (120.0 + chunk_size * (per_attempt + 5.0))
     options = {k: v for k, v in (("timeout_s", timeout_s), ("heartbeats", heartbeats)) if v is not None}
+    if goals:
+        options["goals"] = True
 
     todo: queue.Queue[tuple[int, int]] = queue.Queue()
     for start in range(0, len(attempts), chunk_size):
