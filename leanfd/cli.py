@@ -70,5 +70,80 @@ def serve(
     )
 
 
+@app.command("eval")
+def eval_(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory (resumed if it exists).")],
+    suite: Annotated[str, typer.Option(help="Bundled suite name (core) or a JSONL path.")] = "core",
+    split: Annotated[str, typer.Option(help="Split to evaluate.")] = "test",
+    model: Annotated[
+        str, typer.Option(help="Alias (smollm2-135m), checkpoint/adapter dir, .gguf or hub id.")
+    ] = "smollm2-135m",
+    adapter: Annotated[str | None, typer.Option(help="LoRA adapter directory over --model.")] = None,
+    n: Annotated[int, typer.Option("-n", help="Samples per problem.")] = 16,
+    k: Annotated[
+        str, typer.Option("-k", help="Comma-separated k values for pass@k, each <= n.")
+    ] = "1,2,4,8,16",
+    limit: Annotated[int | None, typer.Option(help="Evaluate only the first N problems.")] = None,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature (0: greedy, needs -n 1).")] = 1.0,
+    top_p: Annotated[float, typer.Option(help="Nucleus sampling mass.")] = 0.95,
+    max_new_tokens: Annotated[int, typer.Option(help="Token budget per sample.")] = 256,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    backend: Annotated[str, typer.Option(help="Lean backend: auto, embedded or native.")] = "auto",
+    workers: Annotated[int | None, typer.Option(help="Lean sessions in parallel (default: cores).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Sequences per generate call.")] = 16,
+    sampler: Annotated[str, typer.Option(help="transformers (CPU/GPU) or vllm (GPU).")] = "transformers",
+    prompt: Annotated[str, typer.Option(help="Prompt style: chat or plain.")] = "chat",
+    few_shot: Annotated[int, typer.Option(help="Solved examples from the suite's other splits.")] = 0,
+    prefill: Annotated[
+        bool, typer.Option(help="Start the answer with the statement (model writes the proof).")
+    ] = True,
+    timeout_s: Annotated[float, typer.Option(help="Wall-clock limit per attempt, seconds.")] = 30.0,
+) -> None:
+    """Sample n proofs per problem, verify them with Lean, write samples.jsonl, summary.csv, passk.png."""
+    from leanfd.eval.evaluate import EvalConfig, evaluate
+
+    try:
+        ks = tuple(int(x) for x in k.split(",") if x.strip())
+    except ValueError:
+        _fail(f"-k {k!r}: give comma-separated integers, e.g. -k 1,2,4")
+    try:
+        cfg = EvalConfig(
+            out=out, suite=suite, split=split, model=model, adapter=adapter, n=n, ks=ks, limit=limit,
+            temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed,
+            backend=backend, workers=workers, batch_size=batch_size, sampler=sampler, prompt=prompt,
+            few_shot=few_shot, prefill=prefill, timeout_s=timeout_s,
+        )  # fmt: skip
+        result = evaluate(cfg)
+    except (ValueError, FileNotFoundError, RuntimeError, ImportError) as e:
+        _fail(str(e))
+    df = result.summary
+    cols = ["k", "pass@k", "solved", "problems", "avg@n", "entropy_per_token", "entropy_per_sequence"]
+    typer.echo(df[cols].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    t = df.iloc[0]
+    typer.echo(
+        f"time: sample {t['sample_s']:.1f}s ({t['tokens_per_s']:.1f} tok/s), extract {t['extract_s']:.2f}s, "
+        f"verify {t['verify_s']:.1f}s, wall {t['wall_s']:.1f}s"
+        + (f" (resumed: {result.skipped} problems already done)" if result.skipped else "")
+    )
+    typer.echo(f"wrote {out / 'samples.jsonl'}, {out / 'summary.csv'}, {out / 'passk.png'}")
+
+
+@app.command()
+def plot(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories written by `leanfd eval`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")] = Path("passk.png"),
+) -> None:
+    """Overlay the pass@k curves of several eval runs (labels: run directory names)."""
+    from leanfd.eval.plots import plot_passk
+    from leanfd.eval.results import read_summary
+
+    try:
+        tables = {r.name: read_summary(r) for r in runs}
+        plot_passk(tables, output)
+    except (FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+    typer.echo(f"wrote {output}")
+
+
 if __name__ == "__main__":
     app()

@@ -108,7 +108,7 @@ def converted_alias_dir(alias: str) -> Path:
     return models_cache_dir() / f"{alias}-{version}"
 
 
-def _ensure_alias_converted(alias: str) -> Path:
+def ensure_alias_converted(alias: str) -> Path:
     target = converted_alias_dir(alias)
     if (target / "COMPLETE").exists():
         return target
@@ -179,7 +179,7 @@ def load_policy(
     spec_s = str(spec)
     path = Path(spec_s).expanduser()
     if spec_s in ALIASES:
-        src = _ensure_alias_converted(spec_s)
+        src = ensure_alias_converted(spec_s)
         model = AutoModelForCausalLM.from_pretrained(src, **_dtype_kw(dtype))
         tokenizer = AutoTokenizer.from_pretrained(src)
         name = spec_s

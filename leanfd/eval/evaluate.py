@@ -1,0 +1,315 @@
+"""The evaluate loop: problems → prompts → samples → extracted proofs → verdicts → pass@k.
+
+Work goes in problem batches (``batch_size // n`` problems, so one ``generate`` call holds about
+``batch_size`` sequences). After each batch its records are appended to ``samples.jsonl`` and
+flushed, so an interrupted run resumes where it stopped: problems with all ``n`` samples on disk
+are skipped. ``summary.csv`` and ``passk.png`` are rewritten (atomically) at the end from every
+record on disk. Batches are seeded by their first problem's position in the suite, so a resumed run
+draws the same samples an uninterrupted one would (with the same ``batch_size``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from leanfd.data.problem import Attempt, Problem
+from leanfd.eval import results as R
+from leanfd.lean.types import Verdict
+
+#: Config fields that change what is sampled: a resumed run must match them.
+_IDENTITY = (
+    "suite",
+    "split",
+    "model",
+    "adapter",
+    "n",
+    "temperature",
+    "top_p",
+    "max_new_tokens",
+    "seed",
+    "prompt",
+    "few_shot",
+    "prefill",
+)
+
+
+@dataclass
+class EvalConfig:
+    """Options of one evaluation run (the ``leanfd eval`` flags)."""
+
+    out: Path
+    #: bundled suite name (``core``) or a JSONL path; ``split`` selects its problems.
+    suite: str = "core"
+    split: str = "test"
+    #: a model alias (``smollm2-135m``), local checkpoint/adapter directory, ``.gguf`` file or hub id.
+    model: str = "smollm2-135m"
+    #: optional LoRA adapter directory put over ``model`` (merged for sampling).
+    adapter: str | None = None
+    #: samples per problem; every k must be <= n (Chen et al. 2021: estimate pass@k from n >= k).
+    n: int = 16
+    ks: tuple[int, ...] = (1, 2, 4, 8, 16)
+    #: first N problems of the split only.
+    limit: int | None = None
+    #: sampling temperature (0 = greedy, then n must be 1) and nucleus mass.
+    temperature: float = 1.0
+    top_p: float = 0.95
+    max_new_tokens: int = 256
+    seed: int = 0
+    #: Lean backend: ``auto`` (native when set up, else embedded), ``embedded`` or ``native``.
+    backend: str = "auto"
+    #: Lean sessions in parallel (default: one per core).
+    workers: int | None = None
+    #: sequences per ``generate`` call (problems per batch = max(1, batch_size // n)).
+    batch_size: int = 16
+    #: sampler: ``transformers`` (CPU/GPU) or ``vllm`` (GPU, extra ``gpu``).
+    sampler: str = "transformers"
+    #: prompt style ``chat`` (tokenizer's chat template) or ``plain``; few-shot examples come from
+    #: the suite's other splits, never the evaluated one.
+    prompt: str = "chat"
+    few_shot: int = 0
+    #: start the answer with the ```lean4 fence and the statement (the model writes only the proof).
+    prefill: bool = True
+    #: per-attempt wall-clock limit in seconds, and Lean's deterministic limit.
+    timeout_s: float = 30.0
+    heartbeats: int = 200_000
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        self.ks = tuple(int(k) for k in self.ks)
+        if self.n < 1:
+            raise ValueError(f"-n {self.n}: need at least one sample per problem")
+        if not self.ks:
+            raise ValueError("-k: give at least one k, e.g. -k 1,2,4")
+        bad = [k for k in self.ks if k < 1 or k > self.n]
+        if bad:
+            raise ValueError(
+                f"-k {','.join(map(str, bad))}: every k must be between 1 and n={self.n} "
+                f"(the unbiased estimator needs n >= k samples); raise -n or drop those k"
+            )
+        if self.temperature < 0:
+            raise ValueError(f"--temperature {self.temperature}: must be >= 0")
+        if self.temperature == 0 and self.n > 1:
+            raise ValueError(
+                f"--temperature 0 is greedy decoding: all {self.n} samples would be identical; use -n 1 or T > 0"
+            )
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"--top-p {self.top_p}: must be in (0, 1]")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"--max-new-tokens {self.max_new_tokens}: must be >= 1")
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size {self.batch_size}: must be >= 1")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"--limit {self.limit}: must be >= 1")
+        if self.few_shot < 0:
+            raise ValueError(f"--few-shot {self.few_shot}: must be >= 0")
+        if self.prompt not in ("chat", "plain"):
+            raise ValueError(f"--prompt {self.prompt!r}: use chat or plain")
+        if self.sampler not in ("transformers", "vllm"):
+            raise ValueError(f"--sampler {self.sampler!r}: use transformers or vllm")
+
+    def identity(self) -> dict:
+        return {k: getattr(self, k) for k in _IDENTITY}
+
+
+@dataclass
+class EvalResult:
+    summary: pd.DataFrame
+    run_dir: Path
+    timings: dict[str, float]
+    skipped: int  # problems already complete on disk (resume)
+
+
+def _check_resume(cfg: EvalConfig) -> None:
+    path = cfg.out / R.CONFIG
+    mine = cfg.identity()
+    if path.exists():
+        theirs = json.loads(path.read_text())
+        diff = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
+        if diff:
+            shown = ", ".join(f"{k}: {a!r} on disk vs {b!r} now" for k, (a, b) in diff.items())
+            raise ValueError(
+                f"{cfg.out} holds a run with other settings ({shown}); resume it with the same "
+                f"settings or pass a new --out"
+            )
+    else:
+        R.atomic_write(path, lambda tmp: tmp.write_text(json.dumps(mine, indent=2) + "\n"))
+
+
+def _no_proof_verdict() -> Verdict:
+    return Verdict(False, "failed", reason="no proof text found in the completion (extraction)")
+
+
+def _round(xs: list[float]) -> list[float]:
+    return [round(float(x), 6) for x in xs]
+
+
+def evaluate(cfg: EvalConfig, *, policy=None, verifier=None) -> EvalResult:
+    """Run (or resume) an evaluation and write the run directory; returns the summary table.
+
+    ``policy`` (a :class:`leanfd.models.policy.Policy`) and ``verifier`` (a warm
+    :class:`leanfd.lean.Verifier`) may be passed in to reuse loaded ones; otherwise they are made
+    from ``cfg`` (and the verifier is closed at the end).
+    """
+    from tqdm.auto import tqdm
+
+    from leanfd.data import check_backend_supports, few_shot_examples, load_suite
+    from leanfd.lean import Verifier
+    from leanfd.models.extraction import extract_proof
+    from leanfd.models.prompts import build_prompt
+
+    t_wall = time.perf_counter()
+    timings: dict[str, float] = {}
+    problems: list[Problem] = load_suite(cfg.suite, split=cfg.split, limit=cfg.limit)
+    own_verifier = verifier is None
+    if own_verifier:
+        verifier = Verifier(
+            backend=cfg.backend, workers=cfg.workers, timeout_s=cfg.timeout_s, heartbeats=cfg.heartbeats
+        )
+    try:
+        check_backend_supports(problems, verifier.backend)  # Mathlib suites fail before any model loads
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        _check_resume(cfg)
+        samples_path = cfg.out / R.SAMPLES
+        done = R.complete_problems(R.read_samples(cfg.out), cfg.n)
+        # Drop partial problems (and a line cut short by a crash) so appends start clean.
+        kept = [r for p in problems if p.name in done for r in done[p.name]]
+        others = [r for name, rs in done.items() if name not in {p.name for p in problems} for r in rs]
+        R.write_records(samples_path, others + kept)
+        todo = [(i, p) for i, p in enumerate(problems) if p.name not in done]
+        skipped = len(problems) - len(todo)
+
+        examples = []
+        if cfg.few_shot:
+            examples = few_shot_examples(
+                load_suite(cfg.suite), exclude_split=cfg.split, k=cfg.few_shot, seed=cfg.seed
+            )
+
+        sampler = None
+        if todo:
+            t0 = time.perf_counter()
+            sampler, tokenizer = _make_sampler(cfg, policy)
+            timings["model_load_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            imports = sorted({_imports(p.header) for _, p in todo})
+            for imp in imports:
+                verifier.warm_up(imp)
+            timings["verifier_start_s"] = time.perf_counter() - t0
+
+        per_batch = max(1, cfg.batch_size // cfg.n)
+        bar = tqdm(
+            total=len(problems), initial=skipped, desc="eval", unit="problem", disable=not cfg.progress
+        )
+        for b in range(0, len(todo), per_batch):
+            batch = todo[b : b + per_batch]
+            prompts = [
+                build_prompt(p, tokenizer, style=cfg.prompt, examples=examples, prefill=cfg.prefill)
+                for _, p in batch
+            ]
+            t0 = time.perf_counter()
+            samples = sampler.sample(
+                [pr.text for pr in prompts],
+                n=cfg.n,
+                temperature=cfg.temperature,
+                top_p=cfg.top_p,
+                max_new_tokens=cfg.max_new_tokens,
+                seed=cfg.seed * 100_003 + batch[0][0],
+            )
+            t_sample = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            proofs = [
+                [extract_proof(pr.response_prefix + s.text, p.statement) for s in ss]
+                for (_, p), pr, ss in zip(batch, prompts, samples, strict=True)
+            ]
+            t_extract = time.perf_counter() - t0
+            attempts = [
+                Attempt(p, proof) for (_, p), ps in zip(batch, proofs, strict=True) for proof in ps if proof
+            ]
+            t0 = time.perf_counter()
+            verdicts = iter(verifier.verify(attempts, timeout_s=cfg.timeout_s, heartbeats=cfg.heartbeats))
+            t_verify = time.perf_counter() - t0
+            rows = len(batch) * cfg.n
+            share = {"sample_s": t_sample / rows, "extract_s": t_extract / rows, "verify_s": t_verify / rows}
+            records = []
+            for (_, p), pr, ss, ps in zip(batch, prompts, samples, proofs, strict=True):
+                for j, (s, proof) in enumerate(zip(ss, ps, strict=True)):
+                    verdict = next(verdicts) if proof else _no_proof_verdict()
+                    records.append(
+                        {
+                            "problem": p.name,
+                            "split": p.split,
+                            "sample": j,
+                            "response_prefix": pr.response_prefix,
+                            "completion": s.text,
+                            "proof": proof,
+                            "verdict": verdict.to_dict(),
+                            "stopped": s.stopped,
+                            "token_ids": s.token_ids,
+                            "logprobs": _round(s.logprobs),
+                            "entropies": _round(s.entropies),
+                            "timing": {k: round(v, 6) for k, v in share.items()},
+                        }
+                    )
+            R.append_records(samples_path, records)
+            bar.update(len(batch))
+        bar.close()
+    finally:
+        if own_verifier:
+            verifier.close()
+
+    records = R.read_samples(cfg.out)
+    names = {p.name for p in problems}
+    complete = {k: v for k, v in R.complete_problems(records, cfg.n).items() if k in names}
+    timings["wall_s"] = time.perf_counter() - t_wall
+    meta = {
+        "model": cfg.model if not cfg.adapter else f"{cfg.model}+{Path(cfg.adapter).name}",
+        "suite": cfg.suite,
+        "split": cfg.split,
+        "n": cfg.n,
+        "temperature": cfg.temperature,
+        "top_p": cfg.top_p,
+        "max_new_tokens": cfg.max_new_tokens,
+        "prompt": cfg.prompt,
+        "few_shot": cfg.few_shot,
+        "backend": verifier.backend,
+        "estimator": "unbiased 1-C(n-c,k)/C(n,k)",
+        **{k: round(v, 3) for k, v in timings.items()},
+    }
+    df = R.summarize(complete, cfg.ks, meta)
+    df["tokens_per_s"] = df["new_tokens"] / df["sample_s"].where(df["sample_s"] > 0)
+    R.write_summary(cfg.out, df)
+    from leanfd.eval.plots import plot_passk
+
+    plot_passk({cfg.out.name: df}, cfg.out / R.PLOT)
+    return EvalResult(summary=df, run_dir=cfg.out, timings=timings, skipped=skipped)
+
+
+def _imports(header: str) -> tuple[str, ...]:
+    from leanfd.lean.verify import split_header
+
+    return split_header(header)[0]
+
+
+def _make_sampler(cfg: EvalConfig, policy):
+    if cfg.sampler == "vllm":
+        from leanfd.models.policy import ALIASES, ensure_alias_converted
+        from leanfd.models.sampling import VLLMSampler
+
+        if cfg.adapter:
+            raise ValueError(
+                "--sampler vllm with --adapter: merge the adapter first (save_pretrained) and pass its directory"
+            )
+        model = str(ensure_alias_converted(cfg.model)) if cfg.model in ALIASES else cfg.model
+        sampler = VLLMSampler(model, seed=cfg.seed, progress=cfg.progress)
+        return sampler, sampler.tokenizer
+    from leanfd.models.policy import load_policy
+    from leanfd.models.sampling import TransformersSampler
+
+    if policy is None:
+        policy = load_policy(cfg.model, adapter=cfg.adapter, merge_adapter=True)
+    return TransformersSampler(policy, batch_size=cfg.batch_size, progress=cfg.progress), policy.tokenizer

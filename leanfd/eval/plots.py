@@ -1,0 +1,56 @@
+"""pass@k scaling plots: pass@k against k on a log2 axis, one curve per run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from leanfd.eval.results import atomic_write
+
+
+def plot_passk(runs: Mapping[str, pd.DataFrame], out: Path, title: str | None = None) -> Path:
+    """Draw each run's ``pass@k`` column against ``k`` and write a PNG atomically.
+
+    ``runs`` maps a label to a summary table (``summary.csv`` of ``leanfd eval``). The title names
+    the suite/split/n when all runs share them.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never needs a display
+    import matplotlib.pyplot as plt
+
+    if not runs:
+        raise ValueError("plot_passk: no runs to plot")
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    all_k: set[int] = set()
+    for label, df in runs.items():
+        df = df.sort_values("k")
+        ax.plot(df["k"], 100 * df["pass@k"], marker="o", label=label)
+        all_k.update(int(k) for k in df["k"])
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted(all_k))
+    ax.set_xticklabels([str(k) for k in sorted(all_k)])
+    ax.set_xlabel("k (samples)")
+    ax.set_ylabel("pass@k (%)")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, which="major", alpha=0.3)
+    if title is None:
+        title = _common_title(runs)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out)
+    atomic_write(out, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
+    return out
+
+
+def _common_title(runs: Mapping[str, pd.DataFrame]) -> str:
+    parts = []
+    for col, fmt in (("suite", "{}"), ("split", "{}"), ("n", "n={}"), ("problems", "{} problems")):
+        values = {str(df[col].iloc[0]) for df in runs.values() if col in df.columns and len(df)}
+        if len(values) == 1:
+            parts.append(fmt.format(values.pop()))
+    return "pass@k (unbiased estimator)" + (": " + ", ".join(parts) if parts else "")

@@ -1,0 +1,139 @@
+"""A run directory's files: ``samples.jsonl`` (one record per sample), ``summary.csv`` (one row per
+k), ``config.json``; reading them back, and atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from leanfd.eval.metrics import avg_at_n, entropy_summary, pass_at_k
+
+SAMPLES = "samples.jsonl"
+SUMMARY = "summary.csv"
+CONFIG = "config.json"
+PLOT = "passk.png"
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it over ``path``, so a
+    reader sees the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def read_samples(run_dir: Path) -> list[dict]:
+    """Every well-formed record of ``samples.jsonl`` (a line cut short by a crash is skipped)."""
+    path = Path(run_dir) / SAMPLES
+    if not path.exists():
+        return []
+    records = []
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records
+
+
+def complete_problems(records: Iterable[dict], n: int) -> dict[str, list[dict]]:
+    """Records grouped by problem, keeping only problems with all ``n`` sample indices present
+    (one record per index, the last written wins)."""
+    by_problem: dict[str, dict[int, dict]] = {}
+    for r in records:
+        by_problem.setdefault(r["problem"], {})[int(r["sample"])] = r
+    return {
+        name: [samples[i] for i in range(n)]
+        for name, samples in by_problem.items()
+        if all(i in samples for i in range(n))
+    }
+
+
+def write_records(path: Path, records: Sequence[dict]) -> None:
+    """Rewrite ``samples.jsonl`` with exactly ``records`` (atomically)."""
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8") as f:
+            for r in records:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+    atomic_write(path, write)
+
+
+def append_records(path: Path, records: Sequence[dict]) -> None:
+    """Append records and push them to disk before returning: a crash afterwards loses nothing."""
+    with Path(path).open("a", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def summarize(problems: dict[str, list[dict]], ks: Sequence[int], meta: dict) -> pd.DataFrame:
+    """One row per k: ``pass@k`` (mean over problems of the unbiased estimator), ``solved`` (problems
+    with at least one correct sample), ``avg@n``, entropy means, per-stage seconds (summed over the
+    records' shares, so resumed runs add up) and the run's ``meta`` (model, suite, split, n…)."""
+    if not problems:
+        raise ValueError("no complete problem in this run: nothing to summarize")
+    names = sorted(problems)
+    ns = np.array([len(problems[p]) for p in names])
+    cs = np.array([sum(bool(r["verdict"]["ok"]) for r in problems[p]) for p in names])
+    correct = [[bool(r["verdict"]["ok"]) for r in problems[p]] for p in names]
+    ent = entropy_summary([[r["entropies"] for r in problems[p]] for p in names])
+    all_records = [r for p in names for r in problems[p]]
+    tokens = sum(len(r["token_ids"]) for r in all_records)
+    stage = {
+        f"{s}_s": float(sum(r.get("timing", {}).get(f"{s}_s", 0.0) for r in all_records))
+        for s in ("sample", "extract", "verify")
+    }
+    statuses = pd.Series([r["verdict"]["status"] for r in all_records]).value_counts()
+    rows = []
+    for k in ks:
+        rows.append(
+            {
+                "k": int(k),
+                "pass@k": float(np.mean(pass_at_k(ns, cs, k))),
+                "solved": int((cs > 0).sum()),
+                "problems": len(names),
+                "avg@n": avg_at_n(correct),
+                "entropy_per_token": ent["per_token"],
+                "entropy_per_sequence": ent["per_sequence"],
+                "entropy_per_problem": ent["per_problem"],
+                "new_tokens": tokens,
+                "extracted": int(sum(r["proof"] is not None for r in all_records)),
+                **{f"status_{s}": int(c) for s, c in statuses.items()},
+                **stage,
+                **meta,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def write_summary(run_dir: Path, df: pd.DataFrame) -> Path:
+    path = Path(run_dir) / SUMMARY
+    atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
+    return path
+
+
+def read_summary(run_dir: Path) -> pd.DataFrame:
+    path = Path(run_dir) / SUMMARY
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: {run_dir} is not a finished `leanfd eval` run")
+    return pd.read_csv(path)
