@@ -1,4 +1,5 @@
-"""The native Lean backend's setup: elan, Lake and Mathlib in ``lean_project/``.
+"""The native Lean backend: setting up elan, Lake and Mathlib in ``lean_project/``, and
+:class:`NativeSession`, the session program run by a native ``lean`` with a memory cap.
 
 ``setup_native()`` is what ``leanfd setup --native`` runs. Every step shells out to the real tools
 (elan, lake); a missing tool or an unreachable network becomes a :class:`NativeSetupError` that
@@ -10,11 +11,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections import deque
 from pathlib import Path
 
+from leanfd.lean.session import LeanSession, RawResult
 from leanfd.lean.toolchain import ToolchainError
 
 ELAN_INSTALL = (
@@ -121,3 +126,133 @@ def setup_native(project: Path | None = None, *, build: bool = True) -> Path:
         _run([lake, "build"], project, "building the project (checks `import Mathlib`)")
     print(f"[leanfd setup --native] native Lean + Mathlib ready in {project}", file=sys.stderr)
     return project
+
+
+# --------------------------------------------------------------------------------------------------
+# Native sessions: the lead's session program under `lake env lean --run`, with a memory cap.
+
+#: Per-worker memory cap (resident set of the Lean process tree), MiB. `import Mathlib` alone maps
+#: ~5 GB of .olean files, of which a typical session touches 1.5-3 GB.
+DEFAULT_MEMORY_LIMIT_MB = int(os.environ.get("LEANFD_NATIVE_MEMORY_MB", "8192"))
+
+
+def find_lake() -> str:
+    """The ``lake`` to run: ``$LEANFD_LAKE``, else ``lake`` on PATH, else elan's default place."""
+    for cand in (os.environ.get("LEANFD_LAKE"), shutil.which("lake"), str(Path.home() / ".elan/bin/lake")):
+        if cand and Path(cand).is_file() and os.access(cand, os.X_OK):
+            return cand
+    raise NativeSetupError(
+        "no `lake` found (looked at $LEANFD_LAKE, PATH and ~/.elan/bin). The native backend needs "
+        f"elan and a set-up lean_project/: install elan ({ELAN_INSTALL}), then `leanfd setup --native`"
+    )
+
+
+def native_available() -> bool:
+    """True when a ``lake`` exists and lean_project/ has Mathlib built (what ``auto`` checks).
+    Never raises: any doubt means the embedded backend is used."""
+    try:
+        find_lake()
+        project = project_dir()
+    except ToolchainError:
+        return False
+    return (project / ".lake/packages/mathlib/.lake/build/lib/lean/Mathlib.olean").exists() or (
+        project / ".lake/packages/mathlib/.lake/build/lib/Mathlib.olean"
+    ).exists()
+
+
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and all its descendants (lake runs lean as a child), MiB."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 2**20
+
+
+class NativeSession(LeanSession):
+    """The session program run by a native Lean from ``lean_project/`` (``lake env lean --run``).
+
+    Same protocol, guard and judge as the embedded backend; differences:
+
+    - start-up is seconds, not ~45 s, and ``import Mathlib`` works;
+    - a memory cap: a watchdog thread sums the resident memory of the Lean process tree every
+      ``poll_s`` and kills it past ``memory_limit_mb`` (the request in flight becomes a ``crash``
+      verdict whose reason says so); between requests a session above ``recycle_mb`` is restarted
+      before it takes the next one. We watch RSS with psutil rather than set RLIMIT_AS because
+      Lean maps every imported .olean file (~5 GB for Mathlib) and reserves address space up
+      front, so an address-space limit either kills healthy sessions or caps nothing;
+    - the full axiom whitelist: ``LEANFD_ALL_AXIOMS=1`` asks the session program to report every
+      axiom a proof depends on (native oleans carry proof bodies), so the judge rejects anything
+      outside propext / Classical.choice / Quot.sound.
+
+    Per-attempt wall-clock timeouts, killing a stuck process group and starting a fresh one on the
+    next request are :class:`LeanSession`'s.
+    """
+
+    def __init__(
+        self,
+        imports: tuple[str, ...] = ("Init",),
+        max_requests: int = 2000,
+        *,
+        project: Path | None = None,
+        memory_limit_mb: float | None = None,
+        recycle_mb: float | None = None,
+        poll_s: float = 0.5,
+    ) -> None:
+        super().__init__(imports, max_requests)
+        self.project = Path(project).resolve() if project else project_dir()
+        self.lake = find_lake()
+        self.memory_limit_mb = memory_limit_mb or DEFAULT_MEMORY_LIMIT_MB
+        self.recycle_mb = recycle_mb or 0.75 * self.memory_limit_mb
+        self.poll_s = poll_s
+        self.memory_kills = 0
+        self.recycles = 0
+
+    def command(self, server: Path, args: list[str]) -> list[str]:
+        return [self.lake, "-d", str(self.project), "env", "lean", "--run", str(server), *args]
+
+    def environment(self, workdir: Path) -> dict[str, str]:
+        env = dict(os.environ)
+        env["LEANFD_ALL_AXIOMS"] = "1"
+        return env
+
+    def start(self) -> float:
+        took = super().start()
+        proc = self._proc
+        assert proc is not None
+        threading.Thread(target=self._watch, args=(proc,), daemon=True, name="leanfd-native-mem").start()
+        return took
+
+    def _watch(self, proc: subprocess.Popen) -> None:
+        while proc.poll() is None:
+            rss = _tree_rss_mb(proc.pid)
+            if rss > self.memory_limit_mb:
+                self._log.append(
+                    f"leanfd: killed the Lean session: {rss:.0f} MiB resident exceeds the "
+                    f"{self.memory_limit_mb:.0f} MiB cap (LEANFD_NATIVE_MEMORY_MB)"
+                )
+                self.memory_kills += 1
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                return
+            time.sleep(self.poll_s)
+
+    def rss_mb(self) -> float:
+        return _tree_rss_mb(self._proc.pid) if self.alive and self._proc else 0.0
+
+    def run(self, source: str, theorem: str, timeout_s: float, goals: bool = False) -> RawResult:
+        if self.alive and self.rss_mb() > self.recycle_mb:
+            self.recycles += 1
+            self.close()  # LeanSession.run starts a fresh process
+        return super().run(source, theorem, timeout_s, goals=goals)

@@ -39,7 +39,8 @@ class Verdict:
     ``ok`` is True only for ``status == "proved"``: Lean accepted the exact trusted statement with
     no error, no ``sorry`` and no forbidden or attempt-declared axiom. ``reason`` explains a
     ``forbidden``/``axiom``/``timeout``/``crash`` status in words; ``axioms`` lists the axioms the
-    proof depends on as far as the backend can see them.
+    proof depends on as far as the backend can see them (the embedded build lists only the
+    standard, forbidden and attempt-declared ones).
     """
 
     ok: bool
@@ -48,6 +49,9 @@ class Verdict:
     time_s: float = 0.0
     axioms: list[str] = field(default_factory=list)
     reason: str = ""
+    #: Only when asked for (``Verifier.goals``): the goals before/after each tactic,
+    #: ``{line, col, end_line, end_col, tactic, before, after}`` with proof-relative positions.
+    goals: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -67,6 +71,7 @@ class Verdict:
             "time_s": round(self.time_s, 4),
             "axioms": list(self.axioms),
             "reason": self.reason,
+            **({"goals": self.goals} if self.goals else {}),
         }
 
     @classmethod
@@ -78,4 +83,5 @@ class Verdict:
             time_s=float(d.get("time_s", 0.0)),
             axioms=list(d.get("axioms", [])),
             reason=d.get("reason", ""),
+            goals=list(d.get("goals", [])),
         )

@@ -148,7 +148,8 @@ partial def loop (env : Environment) (dir : System.FilePath) (id : Nat) : IO Uni
     IO.FS.removeFile src
     loop env dir (id + 1)
   else
-    if ← (dir / "stop").pathExists then return
+    -- the request directory disappears when the Python side closes (or cleans up after) us
+    if !(← dir.pathExists) || (← (dir / "stop").pathExists) then return
     IO.sleep 5
     loop env dir id
 

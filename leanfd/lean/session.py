@@ -1,0 +1,270 @@
+"""A long-lived Lean process running leanfd's session program (``server/LeanfdServer.lean``).
+
+The process imports the header modules once and then elaborates one request at a time, each in a
+fresh command state. We talk to it through files (requests) and its stdout (results): the
+embedded build cannot read stdin (facts). A request that exceeds its wall-clock limit kills the
+process (its whole process group); the next request starts a fresh one. Backends differ only in
+the command that starts ``lean --run``: see :class:`EmbeddedSession` and ``leanfd.lean.native``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+SERVER_FILE = "LeanfdServer.lean"
+
+
+class SessionCrashed(RuntimeError):
+    """The Lean process died or could not start; ``log`` holds the tail of its output."""
+
+    def __init__(self, msg: str, log: str = "") -> None:
+        super().__init__(msg + (f"\n--- Lean output (tail) ---\n{log}" if log else ""))
+        self.log = log
+
+
+@dataclass
+class RawResult:
+    """What the session program reported for one request (positions are in the request source)."""
+
+    messages: list[dict] = field(default_factory=list)  # Lean's own JSON messages
+    commands: list[int] = field(default_factory=list)  # start line of each command
+    theorem: bool = False  # the audited name exists and is a theorem
+    axioms: list[str] = field(default_factory=list)
+    goals: list[dict] = field(default_factory=list)
+    timed_out: bool = False
+    crashed: bool = False
+    crash_log: str = ""
+    time_s: float = 0.0
+
+
+def server_source() -> str:
+    return resources.files("leanfd.lean").joinpath("server", SERVER_FILE).read_text(encoding="utf-8")
+
+
+# PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, not the process. All
+# sessions are therefore spawned from this one long-lived thread, so a child dies with us but not
+# with a short-lived worker thread.
+_SPAWNER = ThreadPoolExecutor(1, thread_name_prefix="leanfd-spawn")
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: start a new process group, and have Linux kill the child if we die."""
+    os.setsid()
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class LeanSession:
+    """One Lean process. Not thread-safe: one caller at a time (the verifier gives each worker
+    thread its own session)."""
+
+    #: Seconds to wait for the process to import its modules and print ``ready``.
+    start_timeout_s: float = 600.0
+
+    def __init__(self, imports: tuple[str, ...] = ("Init",), max_requests: int = 2000) -> None:
+        self.imports = imports
+        self.max_requests = max_requests  # recycle the process after this many (bounds memory growth)
+        self._proc: subprocess.Popen | None = None
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._log: list[str] = []
+        self._workdir: Path | None = None
+        self._next_id = 0
+        self.starts = 0  # how many processes this session has started (restarts = starts - 1)
+        self.last_start_s = 0.0
+
+    # -- subclasses say how to run `lean --run SERVER_FILE ARGS...`
+    def command(self, server: Path, args: list[str]) -> list[str]:
+        raise NotImplementedError
+
+    def environment(self, workdir: Path) -> dict[str, str]:
+        return dict(os.environ)
+
+    def workdir_parent(self) -> str | None:
+        return None
+
+    # -- lifecycle
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> float:
+        """Start the process and wait until it is ready; returns the seconds it took."""
+        self.close()
+        t0 = time.perf_counter()
+        self._workdir = Path(tempfile.mkdtemp(prefix="leanfd-session-", dir=self.workdir_parent()))
+        reqdir = self._workdir / "req"
+        reqdir.mkdir()
+        server = self._workdir / SERVER_FILE
+        server.write_text(server_source(), encoding="utf-8")
+        self._lines = queue.Queue()
+        self._log = []
+        self._next_id = 0
+        self._proc = _SPAWNER.submit(
+            subprocess.Popen,
+            self.command(server, [str(reqdir), *self.imports]),
+            cwd=self._workdir,
+            env=self.environment(self._workdir),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            preexec_fn=_die_with_parent,
+        ).result()
+        threading.Thread(target=self._pump, args=(self._proc, self._lines), daemon=True).start()
+        self.starts += 1
+        deadline = time.monotonic() + self.start_timeout_s
+        while True:
+            obj = self._next_obj(deadline)
+            if obj is None:
+                log = self._tail()
+                self.close()
+                raise SessionCrashed(f"the Lean session ({' '.join(self.imports)}) did not start", log)
+            if obj.get("ready"):
+                break
+        self.last_start_s = time.perf_counter() - t0
+        return self.last_start_s
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            proc.wait()
+            if proc.stdout:
+                proc.stdout.close()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def __enter__(self) -> LeanSession:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # -- requests
+    def run(self, source: str, theorem: str, timeout_s: float, goals: bool = False) -> RawResult:
+        """Elaborate ``source`` and audit ``theorem``. Starts (or restarts) the process if needed;
+        start-up time does not count against ``timeout_s``."""
+        if not self.alive or self._next_id >= self.max_requests:
+            self.start()
+        assert self._workdir is not None
+        rid = self._next_id
+        self._next_id += 1
+        reqdir = self._workdir / "req"
+        (reqdir / f"{rid}.lean").write_text(source, encoding="utf-8")
+        tmp = reqdir / f"{rid}.tmp"
+        tmp.write_text(f"{theorem}\n{1 if goals else 0}\n", encoding="utf-8")
+        t0 = time.perf_counter()
+        tmp.rename(reqdir / f"{rid}.req")  # atomic: the server never sees a half-written request
+        res = RawResult()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            obj = self._next_obj(deadline)
+            if obj is None:
+                res.time_s = time.perf_counter() - t0
+                if self.alive:  # still running: it hung on this request
+                    res.timed_out = True
+                else:
+                    res.crashed, res.crash_log = True, self._tail()
+                self.close()
+                return res
+            if obj.get("id") != rid:
+                continue
+            if "msg" in obj:
+                res.messages.append(obj["msg"])
+            elif obj.get("done"):
+                res.commands = [int(x) for x in obj.get("commands", [])]
+                res.theorem = bool(obj.get("theorem"))
+                res.axioms = list(obj.get("axioms", []))
+                res.goals = list(obj.get("goals", []))
+                res.time_s = time.perf_counter() - t0
+                return res
+
+    # -- plumbing
+    @staticmethod
+    def _pump(proc: subprocess.Popen, lines: queue.Queue) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)  # EOF
+
+    def _next_obj(self, deadline: float) -> dict | None:
+        """The next JSON object the process prints, or None on EOF/deadline."""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                line = self._lines.get(timeout=remaining)
+            except queue.Empty:
+                return None
+            if line is None:
+                self._lines.put(None)  # keep reporting EOF
+                return None
+            s = line.strip()
+            if s.startswith("{") and s.endswith("}"):
+                try:
+                    return json.loads(s)
+                except json.JSONDecodeError:
+                    pass
+            if not s.startswith("[DEBUG"):
+                self._log.append(s)
+                del self._log[:-60]
+
+    def _tail(self) -> str:
+        return "\n".join(self._log[-30:])
+
+
+class EmbeddedSession(LeanSession):
+    """The session program under the embedded Lean (``node lean.js --run``)."""
+
+    def __init__(self, imports: tuple[str, ...] = ("Init",), max_requests: int = 2000) -> None:
+        super().__init__(imports, max_requests)
+        from leanfd.lean.toolchain import install_embedded
+
+        self.toolchain = install_embedded()
+
+    def command(self, server: Path, args: list[str]) -> list[str]:
+        return self.toolchain.command("--run", server.name, *args)
+
+    def environment(self, workdir: Path) -> dict[str, str]:
+        return self.toolchain.env(workdir)
+
+
+def _main() -> None:  # pragma: no cover - manual smoke test: python -m leanfd.lean.session
+    with EmbeddedSession() as s:
+        print(f"ready in {s.start():.1f}s", file=sys.stderr)
+        print(s.run("theorem t : 1 + 1 = 2 := by decide\n", "t", 30))
+
+
+if __name__ == "__main__":
+    _main()

@@ -1,0 +1,363 @@
+"""The batch verifier: many proof attempts in, one trustworthy verdict each out.
+
+Each attempt is screened by the guard, wrapped as ``header; set_option maxHeartbeats H in
+STATEMENT PROOF`` and elaborated alone in a fresh command state of a warm Lean session (no attempt
+sees another's declarations, macros or options). A verdict is ``proved`` only if Lean reported no
+error, the text produced exactly the one theorem command, the theorem exists, no ``sorry`` was
+used, and the axiom audit found no forbidden or attempt-declared axiom.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from leanfd.data.problem import Attempt
+from leanfd.lean.guard import screen
+from leanfd.lean.session import EmbeddedSession, LeanSession, RawResult, SessionCrashed
+from leanfd.lean.types import LeanMessage, Verdict
+
+#: Axioms that make a proof untrustworthy (the session program flags these).
+FORBIDDEN_AXIOMS = frozenset({"sorryAx", "Lean.ofReduceBool", "Lean.ofReduceNat", "Lean.trustCompiler"})
+STANDARD_AXIOMS = frozenset({"propext", "Classical.choice", "Quot.sound"})
+
+_THEOREM = re.compile(
+    r"^(?P<pre>(?:\s|/-.*?-/|--[^\n]*\n)*(?:@\[[^\]]*\]\s*)?)(?P<kw>theorem|lemma|example)\b(?P<rest>.*)\Z",
+    re.S,
+)
+_NAME = re.compile(r"\s+(?P<name>[^\s:({\[⦃]+)")
+_IMPORT = re.compile(r"^\s*import\s+(.+?)\s*$")
+_HEARTBEAT_MARKERS = ("(deterministic) timeout", "maximum number of heartbeats", "maximum recursion depth")
+_SORRY_MARKERS = ("declaration uses 'sorry'", "declaration uses `sorry`")
+
+
+class VerifyInputError(ValueError):
+    """An attempt cannot be verified as given (bad statement or header); the message says why."""
+
+
+@dataclass(frozen=True)
+class Wrapped:
+    """An attempt as Lean sees it, and where its proof starts in that source."""
+
+    source: str
+    theorem: str
+    imports: tuple[str, ...]
+    theorem_line: int  # 1-based line of the wrapper's `set_option ... in` (the attempt's command)
+    proof_line: int  # 1-based line where the proof text starts
+    proof_col: int  # 0-based column (codepoints) where the proof text starts
+
+
+def split_header(header: str) -> tuple[tuple[str, ...], str]:
+    """Split a header into its imported modules and the rest (``open``, ``set_option`` …)."""
+    imports: list[str] = []
+    rest: list[str] = []
+    for line in header.splitlines():
+        m = _IMPORT.match(line)
+        if m:
+            imports.extend(m.group(1).split())
+        else:
+            rest.append(line)
+    return tuple(imports) or ("Init",), "\n".join(rest).strip("\n")
+
+
+def wrap(attempt: Attempt, heartbeats: int) -> Wrapped:
+    """Build the Lean source for ``attempt``; raise :class:`VerifyInputError` on a bad statement."""
+    p = attempt.problem
+    statement = p.statement.rstrip()
+    if not statement.endswith(":="):
+        raise VerifyInputError(
+            f"problem {p.name!r}: the statement must end with ':=' (the proof follows it); got "
+            f"...{statement[-40:]!r}. For miniF2F-style statements ending in ':= by', load them with "
+            f"leanfd.data (which normalises them) or drop the trailing 'by'."
+        )
+    m = _THEOREM.match(statement)
+    if not m:
+        raise VerifyInputError(f"problem {p.name!r}: the statement must start with 'theorem NAME'; got {statement[:60]!r}")
+    if m.group("kw") == "example":
+        name = "leanfd_example"
+        statement = f"{m.group('pre')}theorem {name}{m.group('rest')}"
+    else:
+        nm = _NAME.match(m.group("rest"))
+        if not nm:
+            raise VerifyInputError(f"problem {p.name!r}: no theorem name after {m.group('kw')!r}")
+        name = nm.group("name").replace("«", "").replace("»", "")
+    imports, header_rest = split_header(p.header)
+    prefix = (header_rest + "\n\n") if header_rest else ""
+    prefix += f"set_option maxHeartbeats {int(heartbeats)} in\n"
+    head = prefix + statement + " "
+    lines = head.split("\n")
+    return Wrapped(
+        source=head + attempt.proof + "\n",
+        theorem=name,
+        imports=imports,
+        theorem_line=prefix.count("\n"),
+        proof_line=len(lines),
+        proof_col=len(lines[-1]),
+    )
+
+
+def _relative(w: Wrapped, line: int, col: int) -> tuple[int, int]:
+    """Map a source position to one relative to the proof text (line 1 = the proof's first line)."""
+    rel_line = line - w.proof_line + 1
+    rel_col = col - w.proof_col if line == w.proof_line else col
+    return rel_line, max(rel_col, 0) if rel_line >= 1 else col
+
+
+def to_messages(w: Wrapped, raw: list[dict]) -> list[LeanMessage]:
+    out = []
+    for m in raw:
+        pos = m.get("pos") or {"line": 0, "column": 0}
+        end = m.get("endPos") or pos
+        line, col = _relative(w, pos["line"], pos["column"])
+        end_line, end_col = _relative(w, end["line"], end["column"])
+        out.append(LeanMessage(m.get("severity", "error"), line, col, end_line, end_col, m.get("data", "")))
+    return out
+
+
+def judge(w: Wrapped, raw: RawResult) -> Verdict:
+    """Turn what the session reported into a verdict."""
+    if raw.timed_out:
+        return Verdict(False, "timeout", [], raw.time_s, [], "wall-clock limit reached; the Lean process was restarted")
+    if raw.crashed:
+        return Verdict(False, "crash", [], raw.time_s, [], "the Lean process died: " + raw.crash_log[-500:])
+    msgs = to_messages(w, raw.messages)
+    errors = [m for m in msgs if m.severity == "error"]
+    axioms = sorted(set(raw.axioms))
+    mine = [c for c in raw.commands if c >= w.theorem_line]
+    if len(mine) != 1:
+        return Verdict(False, "forbidden", msgs, raw.time_s, axioms, f"the proof text produced {len(mine)} commands; a proof must be part of the one theorem")
+    if any(any(k in m.text for k in _HEARTBEAT_MARKERS) for m in errors):
+        return Verdict(False, "timeout", msgs, raw.time_s, axioms, "heartbeat limit reached (deterministic timeout)")
+    if errors:
+        return Verdict(False, "failed", msgs, raw.time_s, axioms)
+    if not raw.theorem:
+        return Verdict(False, "failed", msgs, raw.time_s, axioms, f"Lean did not add the theorem {w.theorem!r}")
+    if "sorryAx" in axioms or any(any(k in m.text for k in _SORRY_MARKERS) for m in msgs):
+        return Verdict(False, "sorry", msgs, raw.time_s, axioms, "the proof uses sorry")
+    bad = [a for a in axioms if a in FORBIDDEN_AXIOMS or a not in STANDARD_AXIOMS]
+    if bad:
+        return Verdict(False, "axiom", msgs, raw.time_s, axioms, f"the proof depends on non-standard axioms: {', '.join(bad)}")
+    return Verdict(True, "proved", msgs, raw.time_s, axioms)
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+class Verifier:
+    """A pool of warm Lean sessions (``workers`` per distinct header import set).
+
+    Use as a context manager, or call :meth:`close`; sessions start on first use. Verdicts are
+    returned in input order. Thread-safe across calls (a lock serialises batches).
+    """
+
+    def __init__(
+        self,
+        backend: str = "auto",
+        workers: int | None = None,
+        timeout_s: float = 30.0,
+        heartbeats: int = 200_000,
+        progress: bool = False,
+    ) -> None:
+        self.backend = resolve_backend(backend)
+        self.workers = workers or default_workers()
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.timeout_s = timeout_s
+        self.heartbeats = heartbeats
+        self.progress = progress
+        self._pools: dict[tuple[str, ...], list[LeanSession]] = {}
+        self._lock = threading.Lock()
+
+    def _new_session(self, imports: tuple[str, ...]) -> LeanSession:
+        if self.backend == "embedded":
+            check_embedded_imports(imports)
+            return EmbeddedSession(imports)
+        from leanfd.lean.native import NativeSession
+
+        return NativeSession(imports)
+
+    def _pool(self, imports: tuple[str, ...]) -> list[LeanSession]:
+        if imports not in self._pools:
+            self._pools[imports] = [self._new_session(imports) for _ in range(self.workers)]
+        return self._pools[imports]
+
+    def warm_up(self, imports: tuple[str, ...] = ("Init",)) -> float:
+        """Start all sessions for ``imports`` in parallel; returns wall seconds."""
+        t0 = time.perf_counter()
+        pool = self._pool(imports)
+        with ThreadPoolExecutor(len(pool)) as ex:
+            list(ex.map(lambda s: s.alive or s.start(), pool))
+        return time.perf_counter() - t0
+
+    def verify(
+        self,
+        attempts: Sequence[Attempt],
+        *,
+        timeout_s: float | None = None,
+        heartbeats: int | None = None,
+        goals: bool = False,
+        progress: bool | None = None,
+    ) -> list[Verdict]:
+        """Verify ``attempts``; see the module docstring for what ``proved`` means."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        heartbeats = self.heartbeats if heartbeats is None else heartbeats
+        progress = self.progress if progress is None else progress
+        verdicts: list[Verdict | None] = [None] * len(attempts)
+        todo: dict[tuple[str, ...], list[tuple[int, Wrapped]]] = {}
+        for i, a in enumerate(attempts):
+            reason = screen(a.proof)
+            if reason:
+                verdicts[i] = Verdict(False, "forbidden", [], 0.0, [], reason)
+                continue
+            w = wrap(a, heartbeats)
+            todo.setdefault(w.imports, []).append((i, w))
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(attempts), desc="verify", unit="attempt", initial=len(attempts) - sum(map(len, todo.values())))
+        with self._lock:
+            for imports, items in todo.items():
+                pool = self._pool(imports)
+                nxt = iter(items)
+                nxt_lock = threading.Lock()
+
+                def work(session: LeanSession) -> None:
+                    while True:
+                        with nxt_lock:
+                            item = next(nxt, None)
+                        if item is None:
+                            return
+                        i, w = item
+                        verdicts[i] = self._run_one(session, w, timeout_s, goals)
+                        if bar is not None:
+                            bar.update(1)
+
+                with ThreadPoolExecutor(len(pool)) as ex:
+                    for f in [ex.submit(work, s) for s in pool]:
+                        f.result()
+        if bar is not None:
+            bar.close()
+        return [v for v in verdicts if v is not None]
+
+    def _run_one(self, session: LeanSession, w: Wrapped, timeout_s: float, goals: bool) -> Verdict:
+        try:
+            raw = session.run(w.source, w.theorem, timeout_s, goals=goals)
+        except SessionCrashed as e:
+            return Verdict(False, "crash", [], 0.0, [], f"the Lean session could not start: {e}")
+        v = judge(w, raw)
+        v.goals = [_relative_goal(w, g) for g in raw.goals]
+        return v
+
+    def goals(self, attempt: Attempt, timeout_s: float | None = None) -> tuple[Verdict, list[dict]]:
+        """Verify one attempt and also return the goals before/after each tactic (proof-relative
+        positions): ``[{line, col, end_line, end_col, tactic, before, after}]``."""
+        v = self.verify([attempt], timeout_s=timeout_s, goals=True)[0]
+        return v, v.goals
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            for s in pool:
+                s.close()
+        self._pools.clear()
+
+    def __enter__(self) -> Verifier:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _relative_goal(w: Wrapped, g: dict) -> dict:
+    line, col = _relative(w, g["line"], g["col"])
+    end_line, end_col = _relative(w, g["end_line"], g["end_col"])
+    return {
+        "line": line,
+        "col": col,
+        "end_line": end_line,
+        "end_col": end_col,
+        "tactic": g.get("tactic", ""),
+        "before": g.get("before", "").strip("\n"),
+        "after": g.get("after", "").strip("\n"),
+    }
+
+
+def check_embedded_imports(imports: tuple[str, ...]) -> None:
+    """Fail early, with what to do, when a header imports something the embedded Lean lacks."""
+    from leanfd.lean.toolchain import install_embedded
+
+    lib = install_embedded().lib_dir
+    missing = [m for m in imports if not (lib / (m.replace(".", "/") + ".olean")).exists()]
+    if missing:
+        raise VerifyInputError(
+            f"the header imports {', '.join(missing)}, which the embedded Lean (core only: Init, Std, "
+            f"Lean) does not have. Use --backend native with lean_project/ (Mathlib); see README 'Scale up'."
+        )
+
+
+def resolve_backend(backend: str) -> str:
+    """``auto`` picks native when a native toolchain and lean_project/ are set up, else embedded."""
+    if backend not in ("auto", "embedded", "native"):
+        raise ValueError(f"unknown backend {backend!r}; use auto, embedded or native")
+    if backend != "auto":
+        return backend
+    try:
+        from leanfd.lean.native import native_available
+    except ImportError:
+        return "embedded"
+    return "native" if native_available() else "embedded"
+
+
+_DEFAULT: dict[tuple[str, int], Verifier] = {}
+_DEFAULT_LOCK = threading.Lock()
+
+
+def shared_verifier(backend: str = "auto", workers: int | None = None) -> Verifier:
+    """A process-wide warm verifier per (backend, workers), closed at exit."""
+    key = (resolve_backend(backend), workers or default_workers())
+    with _DEFAULT_LOCK:
+        if key not in _DEFAULT:
+            _DEFAULT[key] = Verifier(key[0], key[1])
+        return _DEFAULT[key]
+
+
+@atexit.register
+def _close_shared() -> None:
+    for v in _DEFAULT.values():
+        v.close()
+
+
+def verify_batch(
+    attempts: Sequence[Attempt],
+    *,
+    backend: str = "auto",
+    timeout_s: float = 30.0,
+    workers: int | None = None,
+    heartbeats: int = 200_000,
+    progress: bool = False,
+    executor: str = "local",
+    urls: Sequence[str] | None = None,
+) -> list[Verdict]:
+    """Verify ``attempts`` and return one :class:`Verdict` each, in input order.
+
+    Sessions stay warm between calls (one shared :class:`Verifier` per backend and worker count),
+    so only the first call pays the Lean start-up. ``executor="http"`` sends the batch to
+    ``leanfd serve`` replicas at ``urls`` instead.
+    """
+    if executor == "http":
+        if not urls:
+            raise ValueError("executor='http' needs urls=[...] of running `leanfd serve` replicas")
+        from leanfd.serve.client import verify_batch_http
+
+        return verify_batch_http(attempts, list(urls), timeout_s=timeout_s, heartbeats=heartbeats)
+    if executor != "local":
+        raise ValueError(f"unknown executor {executor!r}; use local or http")
+    v = shared_verifier(backend, workers)
+    return v.verify(attempts, timeout_s=timeout_s, heartbeats=heartbeats, progress=progress)
