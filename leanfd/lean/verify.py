@@ -78,7 +78,9 @@ def wrap(attempt: Attempt, heartbeats: int) -> Wrapped:
         )
     m = _THEOREM.match(statement)
     if not m:
-        raise VerifyInputError(f"problem {p.name!r}: the statement must start with 'theorem NAME'; got {statement[:60]!r}")
+        raise VerifyInputError(
+            f"problem {p.name!r}: the statement must start with 'theorem NAME'; got {statement[:60]!r}"
+        )
     if m.group("kw") == "example":
         name = "leanfd_example"
         statement = f"{m.group('pre')}theorem {name}{m.group('rest')}"
@@ -123,7 +125,9 @@ def to_messages(w: Wrapped, raw: list[dict]) -> list[LeanMessage]:
 def judge(w: Wrapped, raw: RawResult) -> Verdict:
     """Turn what the session reported into a verdict."""
     if raw.timed_out:
-        return Verdict(False, "timeout", [], raw.time_s, [], "wall-clock limit reached; the Lean process was restarted")
+        return Verdict(
+            False, "timeout", [], raw.time_s, [], "wall-clock limit reached; the Lean process was restarted"
+        )
     if raw.crashed:
         return Verdict(False, "crash", [], raw.time_s, [], "the Lean process died: " + raw.crash_log[-500:])
     msgs = to_messages(w, raw.messages)
@@ -131,18 +135,36 @@ def judge(w: Wrapped, raw: RawResult) -> Verdict:
     axioms = sorted(set(raw.axioms))
     mine = [c for c in raw.commands if c >= w.theorem_line]
     if len(mine) != 1:
-        return Verdict(False, "forbidden", msgs, raw.time_s, axioms, f"the proof text produced {len(mine)} commands; a proof must be part of the one theorem")
+        return Verdict(
+            False,
+            "forbidden",
+            msgs,
+            raw.time_s,
+            axioms,
+            f"the proof text produced {len(mine)} commands; a proof must be part of the one theorem",
+        )
     if any(any(k in m.text for k in _HEARTBEAT_MARKERS) for m in errors):
-        return Verdict(False, "timeout", msgs, raw.time_s, axioms, "heartbeat limit reached (deterministic timeout)")
+        return Verdict(
+            False, "timeout", msgs, raw.time_s, axioms, "heartbeat limit reached (deterministic timeout)"
+        )
     if errors:
         return Verdict(False, "failed", msgs, raw.time_s, axioms)
     if not raw.theorem:
-        return Verdict(False, "failed", msgs, raw.time_s, axioms, f"Lean did not add the theorem {w.theorem!r}")
+        return Verdict(
+            False, "failed", msgs, raw.time_s, axioms, f"Lean did not add the theorem {w.theorem!r}"
+        )
     if "sorryAx" in axioms or any(any(k in m.text for k in _SORRY_MARKERS) for m in msgs):
         return Verdict(False, "sorry", msgs, raw.time_s, axioms, "the proof uses sorry")
     bad = [a for a in axioms if a in FORBIDDEN_AXIOMS or a not in STANDARD_AXIOMS]
     if bad:
-        return Verdict(False, "axiom", msgs, raw.time_s, axioms, f"the proof depends on non-standard axioms: {', '.join(bad)}")
+        return Verdict(
+            False,
+            "axiom",
+            msgs,
+            raw.time_s,
+            axioms,
+            f"the proof depends on non-standard axioms: {', '.join(bad)}",
+        )
     return Verdict(True, "proved", msgs, raw.time_s, axioms)
 
 
@@ -222,30 +244,39 @@ class Verifier:
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(attempts), desc="verify", unit="attempt", initial=len(attempts) - sum(map(len, todo.values())))
+            bar = tqdm(
+                total=len(attempts),
+                desc="verify",
+                unit="attempt",
+                initial=len(attempts) - sum(map(len, todo.values())),
+            )
         with self._lock:
             for imports, items in todo.items():
                 pool = self._pool(imports)
-                nxt = iter(items)
-                nxt_lock = threading.Lock()
-
-                def work(session: LeanSession) -> None:
-                    while True:
-                        with nxt_lock:
-                            item = next(nxt, None)
-                        if item is None:
-                            return
-                        i, w = item
-                        verdicts[i] = self._run_one(session, w, timeout_s, goals)
-                        if bar is not None:
-                            bar.update(1)
-
+                queue = iter(items)
+                queue_lock = threading.Lock()
                 with ThreadPoolExecutor(len(pool)) as ex:
-                    for f in [ex.submit(work, s) for s in pool]:
-                        f.result()
+                    jobs = [
+                        ex.submit(self._drain, s, queue, queue_lock, verdicts, timeout_s, goals, bar)
+                        for s in pool
+                    ]
+                    for job in jobs:
+                        job.result()
         if bar is not None:
             bar.close()
         return [v for v in verdicts if v is not None]
+
+    def _drain(self, session, queue, queue_lock, verdicts, timeout_s, goals, bar) -> None:
+        """Worker loop: take the next attempt from ``queue`` until it is empty."""
+        while True:
+            with queue_lock:
+                item = next(queue, None)
+            if item is None:
+                return
+            i, w = item
+            verdicts[i] = self._run_one(session, w, timeout_s, goals)
+            if bar is not None:
+                bar.update(1)
 
     def _run_one(self, session: LeanSession, w: Wrapped, timeout_s: float, goals: bool) -> Verdict:
         try:
