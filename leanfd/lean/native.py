@@ -216,6 +216,7 @@ class NativeSession(LeanSession):
         self.poll_s = poll_s
         self.memory_kills = 0
         self.recycles = 0
+        self._memory_kill = ""  # set by the watchdog when it kills the process for memory
 
     def command(self, server: Path, args: list[str]) -> list[str]:
         return [self.lake, "-d", str(self.project), "env", "lean", "--run", str(server), *args]
@@ -236,8 +237,8 @@ class NativeSession(LeanSession):
         while proc.poll() is None:
             rss = _tree_rss_mb(proc.pid)
             if rss > self.memory_limit_mb:
-                self._log.append(
-                    f"leanfd: killed the Lean session: {rss:.0f} MiB resident exceeds the "
+                self._memory_kill = (
+                    f"leanfd killed the Lean session: {rss:.0f} MiB resident exceeds the "
                     f"{self.memory_limit_mb:.0f} MiB cap (LEANFD_NATIVE_MEMORY_MB)"
                 )
                 self.memory_kills += 1
@@ -255,4 +256,12 @@ class NativeSession(LeanSession):
         if self.alive and self.rss_mb() > self.recycle_mb:
             self.recycles += 1
             self.close()  # LeanSession.run starts a fresh process
-        return super().run(source, theorem, timeout_s, goals=goals)
+        self._memory_kill = ""
+        res = super().run(source, theorem, timeout_s, goals=goals)
+        if self._memory_kill:
+            # The kill shows up as EOF, possibly before the process is reaped (then LeanSession
+            # calls it a timeout): it is a crash, and the reason is ours.
+            res.timed_out, res.crashed = False, True
+            res.crash_log = (res.crash_log + "\n" + self._memory_kill).strip()
+            self._memory_kill = ""
+        return res
