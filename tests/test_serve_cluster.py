@@ -1,0 +1,93 @@
+"""Two `leanfd serve` replicas on loopback (subprocesses, random free ports) verify a batch with
+the embedded Lean; the verdicts must equal the local pool's, in input order, even with a dead
+replica in the URL list."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the verify service needs the serve extra: pip install 'leanfd[serve]'")
+
+from leanfd.data.problem import Attempt, Problem  # noqa: E402
+from leanfd.lean import verify_batch  # noqa: E402
+from leanfd.serve import verify_batch_http, wait_until_ready  # noqa: E402
+
+pytestmark = [pytest.mark.lean, pytest.mark.slow]
+
+ADD0 = Problem(name="add0", statement="theorem add0 (n : Nat) : n + 0 = n :=")
+COMM = Problem(name="comm", statement="theorem comm (a b : Nat) : a + b = b + a :=")
+LT = Problem(name="lt", statement="theorem lt : 3 < 5 :=")
+ATTEMPTS = [
+    Attempt(ADD0, "by simp"),  # proved
+    Attempt(COMM, "by omega"),  # proved
+    Attempt(COMM, "by rfl"),  # failed, with an error message
+    Attempt(LT, "by decide"),  # proved
+    Attempt(LT, "by sorry"),  # sorry
+    Attempt(LT, "by native_decide"),  # forbidden by the guard before Lean sees it
+    Attempt(ADD0, "by\n  intro h"),  # failed
+    Attempt(COMM, "Nat.add_comm a b"),  # proved (term proof)
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _key(v):
+    return (v.ok, v.status, v.messages, v.axioms, v.reason)
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory):
+    procs, urls = [], []
+    logs = tmp_path_factory.mktemp("replicas")
+    for i in range(2):
+        port = _free_port()
+        log = open(logs / f"replica{i}.log", "w")
+        cmd = [sys.executable, "-m", "leanfd.cli", "serve", "--port", str(port), "--workers", "1"]
+        cmd += ["--backend", "embedded", "--timeout-s", "60"]
+        procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        wait_until_ready(urls, timeout_s=600)
+        yield urls
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for p in procs:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+
+
+def test_two_replicas_match_local_pool(replicas, verifier):
+    dead = f"http://127.0.0.1:{_free_port()}"  # nothing listens here: its chunks go to the others
+    remote = verify_batch_http(ATTEMPTS, [*replicas, dead], chunk_size=2, timeout_s=60.0, retries=2)
+    local = verifier.verify(ATTEMPTS, timeout_s=60.0)  # the suite's shared warm local pool
+    assert [v.status for v in local] == [
+        "proved",
+        "proved",
+        "failed",
+        "proved",
+        "sorry",
+        "forbidden",
+        "failed",
+        "proved",
+    ]
+    assert [_key(v) for v in remote] == [_key(v) for v in local]
+    # the lead's entry point routes executor="http" to the same client
+    again = verify_batch(ATTEMPTS[:3], executor="http", urls=replicas, timeout_s=60.0)
+    assert [_key(v) for v in again] == [_key(v) for v in local[:3]]
