@@ -1,0 +1,292 @@
+"""Rollouts shared by GRPO and FD: sample G attempts per problem, verify them in one batch, reward
+them, write feedback, and lay the student and teacher token sequences out as tensors.
+
+The teacher context is the student's prompt with a feedback block inserted after the question
+("... feedback ... Correctly solve the original question.", the SDPO lineage), followed by the
+student's completion token ids *verbatim* (never re-tokenised), so position t of the teacher's
+completion scores exactly the token the student sampled at t.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from leanfd.data.problem import Attempt, Problem
+from leanfd.lean.types import Verdict
+
+#: Appended after the feedback in the teacher's context (SDPO's re-prompt wording).
+SOLVE_AGAIN = "Correctly solve the original question."
+
+#: The verdict given to a completion from which no proof could be extracted (it is not sent to Lean).
+NO_PROOF_REASON = (
+    "no Lean proof found in the completion (expected a ```lean4 block with the theorem and its proof)"
+)
+
+
+@dataclass
+class Rollout:
+    """One sampled attempt and everything the losses need about it."""
+
+    problem: Problem
+    group: int  # index of its problem in the step's batch (its GRPO group)
+    prompt_ids: list[int]  # the student's prompt, as the sampler saw it
+    completion_ids: list[int]  # sampled tokens (stop token included when emitted)
+    logprobs: list[float]  # sampler log π_old(y_t) at the sampling temperature
+    entropies: list[float]  # sampler H(p_S(·|t)) at the sampling temperature
+    text: str
+    proof: str | None
+    verdict: Verdict
+    reward: float
+    feedback: str | None = None  # the teacher's feedback block; None = no teacher for this attempt
+    teacher_prompt_ids: list[int] | None = None
+
+
+@dataclass
+class RolloutBatch:
+    """The P*G rollouts of one step (groups contiguous) and where the time went."""
+
+    rollouts: list[Rollout]
+    group_size: int
+    sample_s: float = 0.0
+    verify_s: float = 0.0
+    feedback_s: float = 0.0
+    stats: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rewards(self) -> torch.Tensor:
+        return torch.tensor([r.reward for r in self.rollouts], dtype=torch.float32)
+
+
+# ------------------------------------------------------------------------------------- prompts
+
+
+def student_prompt(problem: Problem, tokenizer, style: str = "chat"):
+    """The student's prompt (a ``leanfd.models.prompts.Prompt``: ``text`` and ``response_prefix``)."""
+    from leanfd.models.prompts import build_prompt
+
+    return build_prompt(problem, tokenizer, style=style)
+
+
+def teacher_context(feedback: str) -> str:
+    """The block the teacher sees after the question: the feedback, then the instruction to solve."""
+    return f"{feedback.strip()}\n\n{SOLVE_AGAIN}"
+
+
+def teacher_prompt_text(problem: Problem, tokenizer, feedback: str, style: str = "chat") -> str:
+    """The student's prompt with the feedback block inserted at the end of the question.
+
+    Uses ``build_prompt(..., context=...)`` when the models package offers it; otherwise inserts the
+    block right after the question's closing code fence in the rendered student prompt (the user
+    turn ends with the statement's ```` ``` ```` block; the prefilled answer, which repeats the
+    statement, has no closing fence), so the chat template, system prompt and prefill stay the same.
+    """
+    from leanfd.models.prompts import build_prompt
+
+    block = teacher_context(feedback)
+    if "context" in inspect.signature(build_prompt).parameters:
+        return build_prompt(problem, tokenizer, style=style, context=block).text
+    student = build_prompt(problem, tokenizer, style=style).text
+    code = ((problem.header.strip() + "\n\n") if problem.header.strip() else "") + problem.statement.rstrip()
+    anchor = code + "\n```"
+    at = student.rfind(anchor)
+    if at < 0:
+        raise ValueError(
+            f"problem {problem.name!r}: cannot find the question's code block in the rendered prompt to "
+            "place the teacher's feedback after it; the prompt template changed (update teacher_prompt_text)"
+        )
+    cut = at + len(anchor)
+    return student[:cut] + "\n\n" + block + student[cut:]
+
+
+def encode(tokenizer, text: str) -> list[int]:
+    """Token ids of a rendered prompt, exactly as the samplers tokenise it (no added specials)."""
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+# ------------------------------------------------------------------------------------- rollouts
+
+
+VerifyFn = Callable[[Sequence[Attempt]], list[Verdict]]
+FeedbackFn = Callable[[Problem, str, Verdict], str]
+
+
+def critic_feedback(condition: str) -> FeedbackFn:
+    """Feedback from ``leanfd.critic.render_feedback`` with the given condition."""
+    from leanfd.critic import render_feedback
+
+    def fn(problem: Problem, proof: str, verdict: Verdict) -> str:
+        return render_feedback(condition, problem, proof, verdict)
+
+    return fn
+
+
+def sibling_demo(proof: str) -> str:
+    """A proved sibling's proof shown to the teacher as a demonstration (SDPO)."""
+    return f"A correct proof found by another attempt:\n```lean4\n{proof.strip()}\n```"
+
+
+def collect_rollouts(
+    problems: Sequence[Problem],
+    *,
+    sampler,
+    tokenizer,
+    verify: VerifyFn,
+    group_size: int,
+    temperature: float,
+    top_p: float,
+    max_new_tokens: int,
+    seed: int,
+    feedback: FeedbackFn | None = None,
+    feedback_on_success: bool = False,
+    sibling_demos: bool = False,
+    prompt_style: str = "chat",
+) -> RolloutBatch:
+    """Sample ``group_size`` attempts per problem, verify all of them in one batch, reward them
+    (1 proved, 0 otherwise) and, if ``feedback`` is given, build each attempt's teacher prompt.
+
+    Failed attempts get a teacher (their feedback, plus a proved sibling's proof when
+    ``sibling_demos``); proved attempts get one only with ``feedback_on_success``. Attempts without
+    a teacher have ``feedback=None`` and are masked out of the FD loss.
+    """
+    from leanfd.models.extraction import extract_proof
+
+    prompts = [student_prompt(p, tokenizer, prompt_style) for p in problems]
+    t0 = time.perf_counter()
+    samples = sampler.sample(
+        [p.text for p in prompts],
+        n=group_size,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+    )
+    sample_s = time.perf_counter() - t0
+
+    rows: list[tuple[int, Problem, list[int], object, str | None]] = []
+    for g, (problem, prompt, group) in enumerate(zip(problems, prompts, samples, strict=True)):
+        ids = encode(tokenizer, prompt.text)
+        for s in group:
+            rows.append(
+                (g, problem, ids, s, extract_proof(prompt.response_prefix + s.text, problem.statement))
+            )
+
+    to_check = [i for i, r in enumerate(rows) if r[4] is not None]
+    t0 = time.perf_counter()
+    checked = verify([Attempt(rows[i][1], rows[i][4]) for i in to_check]) if to_check else []
+    verify_s = time.perf_counter() - t0
+    verdicts: list[Verdict] = [Verdict(False, "failed", reason=NO_PROOF_REASON) for _ in rows]
+    for i, v in zip(to_check, checked, strict=True):
+        verdicts[i] = v
+
+    rollouts = [
+        Rollout(
+            problem=problem,
+            group=g,
+            prompt_ids=ids,
+            completion_ids=list(s.token_ids),
+            logprobs=list(s.logprobs),
+            entropies=list(s.entropies),
+            text=s.text,
+            proof=proof,
+            verdict=v,
+            reward=1.0 if v.ok else 0.0,
+        )
+        for (g, problem, ids, s, proof), v in zip(rows, verdicts, strict=True)
+    ]
+
+    t0 = time.perf_counter()
+    if feedback is not None:
+        proved_in_group: dict[int, str] = {}
+        for r in rollouts:
+            if r.verdict.ok and r.group not in proved_in_group:
+                proved_in_group[r.group] = r.proof or ""
+        for r in rollouts:
+            if r.verdict.ok and not feedback_on_success:
+                continue
+            block = feedback(r.problem, r.proof or "", r.verdict)
+            if sibling_demos and not r.verdict.ok and r.group in proved_in_group:
+                block = f"{block.strip()}\n\n{sibling_demo(proved_in_group[r.group])}"
+            r.feedback = block
+            r.teacher_prompt_ids = encode(
+                tokenizer, teacher_prompt_text(r.problem, tokenizer, block, prompt_style)
+            )
+    feedback_s = time.perf_counter() - t0
+
+    batch = RolloutBatch(rollouts, group_size, sample_s, verify_s, feedback_s)
+    n_tok = sum(len(r.completion_ids) for r in rollouts)
+    batch.stats = {
+        "reward_mean": sum(r.reward for r in rollouts) / max(1, len(rollouts)),
+        "no_proof_frac": sum(r.proof is None for r in rollouts) / max(1, len(rollouts)),
+        "completion_tokens": float(n_tok),
+        "completion_len_mean": n_tok / max(1, len(rollouts)),
+        "sample_entropy": sum(sum(r.entropies) for r in rollouts) / max(1, n_tok),
+        "teacher_frac": sum(r.feedback is not None for r in rollouts) / max(1, len(rollouts)),
+    }
+    return batch
+
+
+# ------------------------------------------------------------------------------------- tensors
+
+
+@dataclass
+class Packed:
+    """Sequences laid out as [left-padded prompt | right-padded completion] (shapes in comments).
+
+    The completion always starts at column ``prompt_len``, so the logits that score completion
+    token t sit at column ``prompt_len - 1 + t`` for every row: one slice, no gather.
+    """
+
+    input_ids: torch.Tensor  # (B, Lp + T)
+    attention_mask: torch.Tensor  # (B, Lp + T)
+    position_ids: torch.Tensor  # (B, Lp + T), counted from each row's first real token
+    completion_ids: torch.Tensor  # (B, T)
+    completion_mask: torch.Tensor  # (B, T) 1 on real completion tokens
+    prompt_len: int  # Lp
+
+    def to(self, device) -> Packed:
+        return Packed(
+            self.input_ids.to(device),
+            self.attention_mask.to(device),
+            self.position_ids.to(device),
+            self.completion_ids.to(device),
+            self.completion_mask.to(device),
+            self.prompt_len,
+        )
+
+
+def pack(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]], pad_id: int) -> Packed:
+    """Lay out prompt/completion pairs; see :class:`Packed`."""
+    if len(prompts) != len(completions) or not prompts:
+        raise ValueError(
+            f"pack needs as many prompts as completions (>0); got {len(prompts)} and {len(completions)}"
+        )
+    lp = max(len(p) for p in prompts)
+    t = max(1, max(len(c) for c in completions))
+    b = len(prompts)
+    ids = torch.full((b, lp + t), pad_id, dtype=torch.long)
+    att = torch.zeros((b, lp + t), dtype=torch.long)
+    for i, (p, c) in enumerate(zip(prompts, completions, strict=True)):
+        ids[i, lp - len(p) : lp] = torch.tensor(list(p), dtype=torch.long)
+        ids[i, lp : lp + len(c)] = torch.tensor(list(c), dtype=torch.long)
+        att[i, lp - len(p) : lp + len(c)] = 1
+    pos = (att.cumsum(-1) - 1).clamp(min=0)
+    return Packed(ids, att, pos, ids[:, lp:].clone(), att[:, lp:].clone(), lp)
+
+
+def completion_logits(model, packed: Packed) -> torch.Tensor:
+    """Logits scoring each completion token: (B, T, V). Only the last T + 1 positions go through
+    the LM head (``logits_to_keep``), which saves (Lp − 1) × V floats per row."""
+    t = packed.completion_ids.shape[1]
+    out = model(
+        input_ids=packed.input_ids,
+        attention_mask=packed.attention_mask,
+        position_ids=packed.position_ids,
+        logits_to_keep=t + 1,
+        use_cache=False,
+    )
+    return out.logits[:, :-1, :].float()

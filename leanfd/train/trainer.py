@@ -1,0 +1,788 @@
+"""Train a Lean 4 prover with Feedback Distillation (FD), GRPO, or FD then GRPO, against real Lean.
+
+Read top to bottom: ``train(cfg)`` builds everything, then each step samples G attempts for P
+problems, verifies them in one batch, and takes one (or ``updates_per_batch``) optimizer step on
+the FD loss (student vs a feedback-conditioned self-teacher) or the GRPO loss (group-relative
+advantages from the verifier's binary reward). Losses live in ``losses.py``, rollouts in
+``rollout.py``; this file is the loop.
+
+Launching (the same code everywhere; accelerate picks the device and the distribution)::
+
+    # CPU (transformers rollouts, embedded Lean)
+    leanfd train --method fd --suite core --model smollm2-135m --steps 20 --out runs/fd
+    # one GPU: vLLM rollouts with weights synced after every update
+    leanfd train --method grpo --rollout-backend vllm --dtype bfloat16 --out runs/grpo ...
+    # many GPUs on one node (DDP; or fsdp.yaml / deepspeed_zero2.yaml)
+    accelerate launch --config_file configs/accelerate/ddp.yaml -m leanfd.cli train --method fd ...
+    # many nodes: the same on every node, with the node's rank
+    accelerate launch --config_file configs/accelerate/fsdp.yaml --num_machines 2 --machine_rank $RANK \\
+        --main_process_ip $HEAD_IP --main_process_port 29500 -m leanfd.cli train --method fd ...
+
+With N processes each one samples and trains on its own P problems (the effective batch is N*P
+problems); Lean verification can be moved off the GPU nodes with ``leanfd serve`` replicas.
+
+How this deviates from vanilla GRPO (DeepSeekMath), nanochat style:
+
+1. No KL to a reference by default (``beta=0``, as in DAPO / Dr. GRPO); with ``--beta`` > 0 the
+   reference is the LoRA-disabled base model (k3 estimator).
+2. Strictly on-policy by default (``updates_per_batch=1``): the ratio is 1 and the clip inactive;
+   PPO-style reuse (μ > 1) is available and then the ratio is against the pre-update policy.
+3. Advantage std can be per group (default), per batch, or dropped (Dr. GRPO); groups whose G
+   attempts all got the same reward give zero advantage and are skipped in the backward pass
+   (exactly: they contribute 0 to the loss); their fraction is logged.
+4. Binary verifier reward only (1 proved, 0 otherwise, including "no proof extracted"); no format
+   or length reward.
+5. Micro-batches accumulate gradients weighted so the sum equals the full-batch gradient of the
+   chosen aggregation (not the mean of micro-batch losses).
+6. The learning-rate schedule is a pure function of the step (no scheduler object to save), so a
+   resumed run uses exactly the schedule of an uninterrupted one.
+
+FD in this loop: the teacher is the same network (EMA / frozen / live weights) given the prompt,
+a feedback block about the student's own attempt and "Correctly solve the original question.",
+then scored on the student's tokens; only failed attempts (optionally also proved ones) get a
+teacher. ``fd-grpo`` runs FD for ``fd_steps`` then GRPO from FD's last weights with a fresh
+optimizer, as if launched from FD's last checkpoint, in one run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import math
+import os
+import random
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from leanfd.data.problem import Problem
+from leanfd.train import losses as L
+from leanfd.train.config import TrainConfig
+from leanfd.train.rollout import (
+    Rollout,
+    RolloutBatch,
+    collect_rollouts,
+    completion_logits,
+    critic_feedback,
+    pack,
+)
+
+#: Columns of metrics.csv, in order (a phase that does not produce a metric leaves it empty).
+METRIC_COLUMNS = [
+    "step",
+    "phase",
+    "reward_mean",
+    "zero_var_frac",
+    "loss",
+    "entropy",
+    "kl_student_teacher",
+    "clip_frac",
+    "approx_kl",
+    "teacher_frac",
+    "teacher_logp_gap",
+    "grad_norm",
+    "lr",
+    "completion_len_mean",
+    "no_proof_frac",
+    "tokens_per_s",
+    "sample_s",
+    "verify_s",
+    "update_s",
+    "step_s",
+]
+
+
+# ------------------------------------------------------------------------------------- data order
+
+
+class ProblemStream:
+    """An endless, seeded stream of problems: a fresh permutation per epoch. Its ``state`` (epoch,
+    position) is saved in checkpoints, so a resumed run sees the same problems in the same order."""
+
+    def __init__(self, problems: Sequence[Problem], seed: int) -> None:
+        if not problems:
+            raise ValueError("no training problems: check --suite and --train-split")
+        self.problems = list(problems)
+        self.seed = seed
+        self.epoch = 0
+        self.pos = 0
+
+    def _order(self) -> list[int]:
+        idx = list(range(len(self.problems)))
+        random.Random(self.seed * 7919 + self.epoch).shuffle(idx)
+        return idx
+
+    def next(self, n: int) -> list[Problem]:
+        out = []
+        order = self._order()
+        for _ in range(n):
+            if self.pos >= len(order):
+                self.epoch, self.pos = self.epoch + 1, 0
+                order = self._order()
+            out.append(self.problems[order[self.pos]])
+            self.pos += 1
+        return out
+
+    def state(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "pos": self.pos}
+
+    def load(self, state: dict[str, int]) -> None:
+        self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
+
+
+# ------------------------------------------------------------------------------------- teachers
+
+
+class EMATeacher:
+    """Shadow copies of the trainable weights, θ_T ← (1 − rate) θ_T + rate θ_S after each step.
+
+    With LoRA only the adapter is shadowed (a few MB); with full fine-tuning every weight (one more
+    model in memory). ``rate=0`` keeps the initial weights: the frozen teacher for full fine-tuning.
+    The teacher forward swaps the shadow in place and back (no second model object, works the same
+    under DDP), always before the student's forward so no autograd graph sees the swap.
+    """
+
+    def __init__(self, model: torch.nn.Module, rate: float) -> None:
+        self.rate = rate
+        self.shadow = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        if self.rate == 0:
+            return
+        for n, p in model.named_parameters():
+            if n in self.shadow:
+                self.shadow[n].lerp_(p.detach(), self.rate)
+
+    @contextlib.contextmanager
+    def swapped(self, model: torch.nn.Module) -> Iterator[None]:
+        params = {n: p for n, p in model.named_parameters() if n in self.shadow}
+        with torch.no_grad():
+            saved = {n: p.detach().clone() for n, p in params.items()}
+            for n, p in params.items():
+                p.copy_(self.shadow[n])
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for n, p in params.items():
+                    p.copy_(saved[n])
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {n: t.cpu() for n, t in self.shadow.items()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        for n, t in state.items():
+            self.shadow[n].copy_(t)
+
+
+# ------------------------------------------------------------------------------------- the run
+
+
+@dataclass
+class StepResult:
+    """What one step produced (the trainer's return value for tests and benchmarks)."""
+
+    step: int
+    phase: str
+    metrics: dict[str, Any]
+
+
+def _lr_at(cfg: TrainConfig, step: int, phase_start: int, phase_steps: int) -> float:
+    """The learning rate for ``step``: warmup, then constant / linear / cosine decay within a phase."""
+    s = step - phase_start
+    if cfg.warmup_steps and s < cfg.warmup_steps:
+        return cfg.lr * (s + 1) / cfg.warmup_steps
+    frac = (s - cfg.warmup_steps) / max(1, phase_steps - cfg.warmup_steps)
+    if cfg.lr_scheduler == "linear":
+        return cfg.lr * (1.0 - frac)
+    if cfg.lr_scheduler == "cosine":
+        return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * frac))
+    return cfg.lr
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class Trainer:
+    """One training run. ``Trainer(cfg).run()``; tests pass a ``policy`` and a warm ``verifier``."""
+
+    def __init__(self, cfg: TrainConfig, *, policy=None, verifier=None):
+        from accelerate import Accelerator
+
+        self.cfg = cfg
+        self.out = Path(cfg.out)
+        self.acc = Accelerator()
+        self._own_verifier = False
+        self.verifier = verifier
+        self._load_data()
+        self._build_model(policy)
+        self.stream = ProblemStream(self.train_problems, cfg.seed)
+        self.step = 0
+        self.history: list[StepResult] = []
+        self._writer = None
+
+    # ----------------------------------------------------------------------------- setup
+
+    def _load_data(self) -> None:
+        from leanfd.data import load_suite
+
+        cfg = self.cfg
+        self.train_problems = load_suite(cfg.suite, split=cfg.train_split, limit=cfg.train_limit)
+        self.eval_problems: list[Problem] = (
+            [] if cfg.no_eval else load_suite(cfg.suite, split=cfg.eval_split, limit=cfg.eval_limit)
+        )
+
+    def _build_model(self, policy) -> None:
+        from leanfd.models.policy import Policy, load_policy
+
+        cfg = self.cfg
+        torch.manual_seed(cfg.seed)
+        if policy is None:
+            policy = load_policy(cfg.model, dtype=cfg.dtype)
+        model, self.tokenizer = policy.model, policy.tokenizer
+        if self.tokenizer.pad_token_id is None:
+            raise ValueError(
+                f"the tokenizer of {cfg.model!r} has no pad token; load it with leanfd.models.load_policy"
+            )
+        if cfg.lora:
+            from peft import LoraConfig, get_peft_model
+
+            targets = cfg.lora_target_modules
+            lora = LoraConfig(
+                r=cfg.lora_r,
+                lora_alpha=cfg.lora_alpha,
+                lora_dropout=cfg.lora_dropout,
+                target_modules=targets
+                if targets == "all-linear"
+                else [t.strip() for t in targets.split(",")],
+                task_type="CAUSAL_LM",
+            )
+            model = get_peft_model(model, lora)
+        else:
+            for p in model.parameters():
+                p.requires_grad_(True)
+        if cfg.gradient_checkpointing:
+            model.gradient_checkpointing_enable()
+            if cfg.lora:
+                model.enable_input_require_grads()
+        model.train()
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(
+            self.params, lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2), weight_decay=cfg.weight_decay
+        )
+        self.model, self.optimizer = self.acc.prepare(model, optimizer)
+        self.ema = None
+        if cfg.method != "grpo" and (cfg.teacher == "ema" or (cfg.teacher == "frozen" and not cfg.lora)):
+            self.ema = EMATeacher(self.unwrapped, cfg.ema_rate if cfg.teacher == "ema" else 0.0)
+        self.policy = Policy(model=self.unwrapped, tokenizer=self.tokenizer, name=policy.name)
+        self.sampler = self._make_sampler()
+
+    @property
+    def unwrapped(self) -> torch.nn.Module:
+        return self.acc.unwrap_model(self.model)
+
+    def _make_sampler(self):
+        cfg = self.cfg
+        if cfg.rollout_backend == "vllm":
+            from leanfd.train.vllm_sync import VLLMRollouts
+
+            return VLLMRollouts(self.unwrapped, cfg)
+        from leanfd.models.sampling import TransformersSampler
+
+        return TransformersSampler(self.policy, batch_size=cfg.sampler_batch_size, progress=False)
+
+    def _get_verifier(self):
+        if self.verifier is None:
+            from leanfd.lean import Verifier
+
+            cfg = self.cfg
+            self.verifier = Verifier(
+                cfg.lean_backend,
+                cfg.verify_workers,
+                timeout_s=cfg.verify_timeout_s,
+                heartbeats=cfg.verify_heartbeats,
+            )
+            self._own_verifier = True
+        return self.verifier
+
+    def _verify(self, attempts):
+        return self._get_verifier().verify(attempts)
+
+    # ----------------------------------------------------------------------------- phases
+
+    def phase_of(self, step: int) -> str:
+        cfg = self.cfg
+        if cfg.method == "fd-grpo":
+            return "fd" if step < (cfg.fd_steps or 0) else "grpo"
+        return cfg.method
+
+    def _phase_bounds(self, step: int) -> tuple[int, int]:
+        cfg = self.cfg
+        if cfg.method != "fd-grpo":
+            return 0, cfg.steps
+        fd = cfg.fd_steps or 0
+        return (0, fd) if step < fd else (fd, cfg.steps - fd)
+
+    # ----------------------------------------------------------------------------- one step
+
+    def rollouts(self, step: int) -> RolloutBatch:
+        cfg = self.cfg
+        world, rank = self.acc.num_processes, self.acc.process_index
+        problems = self.stream.next(cfg.problems_per_step * world)[rank::world]
+        feedback = critic_feedback(cfg.feedback) if self.phase_of(step) == "fd" else None
+        self.unwrapped.eval()
+        try:
+            return collect_rollouts(
+                problems,
+                sampler=self.sampler,
+                tokenizer=self.tokenizer,
+                verify=self._verify,
+                group_size=cfg.group_size,
+                temperature=cfg.temperature,
+                top_p=cfg.top_p,
+                max_new_tokens=cfg.max_new_tokens,
+                seed=cfg.seed * 1_000_003 + step * world + rank,
+                feedback=feedback,
+                feedback_on_success=cfg.fd_on_success,
+                sibling_demos=cfg.sibling_demo,
+            )
+        finally:
+            self.unwrapped.train()
+
+    def _teacher(self) -> contextlib.AbstractContextManager:
+        if self.cfg.teacher == "live":
+            return contextlib.nullcontext()
+        if self.ema is not None:
+            return self.ema.swapped(self.unwrapped)
+        return self.unwrapped.disable_adapter()  # frozen teacher with LoRA: the base model
+
+    def _micro_batches(self, rows: list[int]) -> list[list[int]]:
+        m = self.cfg.micro_batch_size
+        return [rows[i : i + m] for i in range(0, len(rows), m)]
+
+    def _grpo_micro_loss(
+        self, rs: list[Rollout], adv: torch.Tensor, old: torch.Tensor | None
+    ) -> L.LossOutput:
+        cfg = self.cfg
+        dev = self.acc.device
+        packed = pack(
+            [r.prompt_ids for r in rs], [r.completion_ids for r in rs], self.tokenizer.pad_token_id
+        ).to(dev)
+        logits = completion_logits(self.model, packed)
+        logp = L.token_logprobs(logits, packed.completion_ids, cfg.temperature)
+        mask = packed.completion_mask.float()
+        ref = None
+        if cfg.beta > 0:
+            with torch.no_grad(), self.unwrapped.disable_adapter():
+                ref = L.token_logprobs(
+                    completion_logits(self.unwrapped, packed), packed.completion_ids, cfg.temperature
+                )
+        return L.grpo_loss(
+            logp,
+            logp.detach() if old is None else old.to(dev),
+            adv.to(dev),
+            mask,
+            eps_low=cfg.eps_low,
+            eps_high=cfg.eps_high,
+            ref_logp=ref,
+            beta=cfg.beta,
+            aggregation=cfg.grpo_aggregation,
+            max_len=cfg.max_new_tokens,
+        )
+
+    def _fd_micro_loss(self, rs: list[Rollout], old: torch.Tensor | None) -> L.LossOutput:
+        cfg = self.cfg
+        dev = self.acc.device
+        pad = self.tokenizer.pad_token_id
+        completions = [r.completion_ids for r in rs]
+        teacher_in = pack([r.teacher_prompt_ids for r in rs], completions, pad).to(dev)
+        with torch.no_grad(), self._teacher():  # teacher first: the EMA swap must precede the student graph
+            t_logits = completion_logits(self.unwrapped, teacher_in)
+        student_in = pack([r.prompt_ids for r in rs], completions, pad).to(dev)
+        s_logits = completion_logits(self.model, student_in)
+        return L.fd_loss(
+            s_logits,
+            t_logits,
+            student_in.completion_ids,
+            student_in.completion_mask.float(),
+            divergence=cfg.divergence,
+            alpha=cfg.jsd_alpha,
+            estimator=cfg.fd_estimator,
+            topk=cfg.fd_topk,
+            temperature=cfg.temperature,
+            old_logp=None if old is None else old.to(dev),
+            is_cap=cfg.is_cap,
+            aggregation=cfg.fd_aggregation,
+            max_len=cfg.max_new_tokens,
+        )
+
+    @torch.no_grad()
+    def _old_logps(self, rs: list[Rollout]) -> torch.Tensor:
+        packed = pack([r.prompt_ids for r in rs], [r.completion_ids for r in rs], self.tokenizer.pad_token_id)
+        packed = packed.to(self.acc.device)
+        return L.token_logprobs(
+            completion_logits(self.model, packed), packed.completion_ids, self.cfg.temperature
+        )
+
+    def update(self, step: int, batch: RolloutBatch) -> dict[str, float]:
+        """The optimizer step(s) on one rollout batch; returns the step's loss diagnostics."""
+        cfg = self.cfg
+        phase = self.phase_of(step)
+        rows = batch.rollouts
+        metrics: dict[str, float] = {}
+        adv = zero = None
+        if phase == "grpo":
+            adv, zero = L.compute_advantages(batch.rewards, cfg.group_size, cfg.adv_scale)
+            metrics["zero_var_frac"] = float(zero.float().mean())
+            # zero-advantage rows add exactly 0 to the loss unless a KL term is on: skip their compute
+            active = [i for i in range(len(rows)) if cfg.beta > 0 or float(adv[i]) != 0.0]
+            aggregation = cfg.grpo_aggregation
+        else:
+            _, zero = L.compute_advantages(batch.rewards, cfg.group_size, "none")
+            metrics["zero_var_frac"] = float(zero.float().mean())
+            active = [i for i, r in enumerate(rows) if r.teacher_prompt_ids is not None]
+            aggregation = cfg.fd_aggregation
+        # Weights that make the accumulated micro-batch gradients equal the full-batch gradient:
+        # the sequence aggregations average over all B sequences, token-mean over all their tokens.
+        n_seq = len(rows) if phase == "grpo" else len(active)
+        n_tok = sum(len(rows[i].completion_ids) for i in active)
+        mbs = self._micro_batches(active)
+        old = {}
+        if cfg.updates_per_batch > 1:
+            for mb in mbs:
+                old[tuple(mb)] = self._old_logps([rows[i] for i in mb])
+        lr = _lr_at(cfg, step, *self._phase_bounds(step))
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        sums: dict[str, float] = {}
+        grad_norm = 0.0
+        for _ in range(cfg.updates_per_batch):
+            total = 0.0
+            for j, mb in enumerate(mbs):
+                rs = [rows[i] for i in mb]
+                w = (
+                    (sum(len(r.completion_ids) for r in rs) / max(1, n_tok))
+                    if aggregation == "token-mean"
+                    else len(mb) / max(1, n_seq)
+                )
+                o = old.get(tuple(mb))
+                sync = j == len(mbs) - 1
+                with contextlib.nullcontext() if sync else self.acc.no_sync(self.model):
+                    if phase == "grpo":
+                        mb_adv = adv[mb] if adv is not None else None
+                        out = self._grpo_micro_loss(rs, mb_adv, o)
+                    else:
+                        out = self._fd_micro_loss(rs, o)
+                    self.acc.backward(out.loss * w)
+                total += float(out.loss.detach()) * w
+                for k, v in out.metrics.items():
+                    sums[k] = sums.get(k, 0.0) + v * w
+            if mbs:
+                if cfg.max_grad_norm > 0:
+                    grad_norm = float(self.acc.clip_grad_norm_(self.params, cfg.max_grad_norm))
+                self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            metrics["loss"] = total
+        metrics.update({k: v / cfg.updates_per_batch for k, v in sums.items()})
+        metrics["grad_norm"] = grad_norm
+        metrics["lr"] = lr
+        metrics["train_tokens"] = float(n_tok)
+        if phase == "fd" and self.ema is not None:
+            self.ema.update(self.unwrapped)
+        if cfg.rollout_backend == "vllm":
+            self.sampler.sync_weights()
+        return metrics
+
+    def train_step(self, step: int) -> StepResult:
+        t0 = time.perf_counter()
+        phase = self.phase_of(step)
+        batch = self.rollouts(step)
+        t1 = time.perf_counter()
+        m = self.update(step, batch)
+        t2 = time.perf_counter()
+        s = batch.stats
+        row = {
+            "step": step + 1,
+            "phase": phase,
+            "reward_mean": s["reward_mean"],
+            "zero_var_frac": m["zero_var_frac"],
+            "loss": m["loss"],
+            "entropy": s["sample_entropy"],
+            "kl_student_teacher": m.get("fd_kl", float("nan")),
+            "clip_frac": m.get("clip_frac", float("nan")),
+            "approx_kl": m.get("approx_kl", float("nan")),
+            "teacher_frac": s["teacher_frac"],
+            "teacher_logp_gap": m.get("teacher_logp_gap", float("nan")),
+            "grad_norm": m["grad_norm"],
+            "lr": m["lr"],
+            "completion_len_mean": s["completion_len_mean"],
+            "no_proof_frac": s["no_proof_frac"],
+            "tokens_per_s": (s["completion_tokens"] + m["train_tokens"]) / max(1e-9, t2 - t0),
+            "sample_s": batch.sample_s,
+            "verify_s": batch.verify_s,
+            "update_s": t2 - t1,
+            "step_s": t2 - t0,
+        }
+        return StepResult(step + 1, phase, row)
+
+    # ----------------------------------------------------------------------------- eval
+
+    def evaluate(self, tag: str) -> dict[str, float]:
+        """pass@k and entropy on the held-out split with ``leanfd.eval`` (on the policy being
+        trained, transformers sampler); the run goes to ``eval/<tag>/`` (samples.jsonl,
+        summary.csv, passk.png: ``leanfd plot`` overlays them) and a line to ``eval/summary.jsonl``."""
+        from leanfd.eval.evaluate import EvalConfig, evaluate
+
+        cfg = self.cfg
+        if not self.eval_problems:
+            return {}
+        run_dir = self.out / "eval" / tag
+        shutil.rmtree(run_dir, ignore_errors=True)  # a re-run of this tag (after resume) starts clean
+        ecfg = EvalConfig(
+            out=run_dir,
+            suite=cfg.suite,
+            split=cfg.eval_split,
+            model=f"{self.policy.name}@{tag}",
+            n=cfg.eval_n,
+            ks=tuple(cfg.eval_ks),
+            limit=cfg.eval_limit,
+            temperature=cfg.eval_temperature,
+            top_p=1.0,
+            max_new_tokens=cfg.max_new_tokens,
+            seed=cfg.seed,  # the same sampling randomness at every checkpoint
+            backend=cfg.lean_backend,
+            batch_size=cfg.sampler_batch_size,
+            progress=False,
+        )
+        self.unwrapped.eval()
+        try:
+            df = evaluate(ecfg, policy=self.policy, verifier=self._get_verifier()).summary
+        finally:
+            self.unwrapped.train()
+        result: dict[str, float] = {f"pass@{int(r.k)}": float(r["pass@k"]) for _, r in df.iterrows()}
+        first = df.iloc[0]
+        result.update(
+            {
+                "avg@n": float(first["avg@n"]),
+                "entropy_per_token": float(first["entropy_per_token"]),
+                "entropy_per_sequence": float(first["entropy_per_sequence"]),
+            }
+        )
+        with open(self.out / "eval" / "summary.jsonl", "a") as f:
+            f.write(json.dumps({"tag": tag, "step": self.step, **result}) + "\n")
+        return result
+
+    # ----------------------------------------------------------------------------- checkpoints
+
+    def _ckpt_root(self) -> Path:
+        return self.out / "checkpoints"
+
+    def save_checkpoint(self, name: str | None = None) -> Path:
+        """Write ``checkpoints/<name>`` atomically: trainable weights (and a peft/transformers copy
+        for ``load_policy``), optimizer, EMA teacher, RNG states, data position, step, config."""
+        root = self._ckpt_root()
+        name = name or f"step-{self.step:06d}"
+        final = root / name
+        tmp = root / f".{name}.tmp"
+        if self.acc.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        self.acc.wait_for_everyone()
+        state = self.acc.get_state_dict(self.model)
+        trainable = {n for n, p in self.unwrapped.named_parameters() if p.requires_grad}
+        rng = {
+            "python": random.getstate(),
+            "numpy": np.random.get_state(),
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        }
+        torch.save(
+            {"optimizer": self.optimizer.state_dict(), "rng": rng}, tmp / f"rank{self.acc.process_index}.pt"
+        )
+        if self.acc.is_main_process:
+            torch.save(
+                {
+                    "step": self.step,
+                    "stream": self.stream.state(),
+                    "weights": {n: t.detach().cpu() for n, t in state.items() if n in trainable},
+                    "ema": self.ema.state_dict() if self.ema is not None else None,
+                    "config": self.cfg.to_dict(),
+                },
+                tmp / "trainer_state.pt",
+            )
+            self.unwrapped.save_pretrained(tmp / ("adapter" if self.cfg.lora else "model"))
+            if not self.cfg.lora:
+                self.tokenizer.save_pretrained(tmp / "model")
+            (tmp / "config.yaml").write_text(self.cfg.to_yaml())
+            old = root / f".{name}.old"
+            if final.exists():
+                os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+            self._prune_checkpoints()
+        self.acc.wait_for_everyone()
+        return final
+
+    def _prune_checkpoints(self) -> None:
+        steps = sorted(self._ckpt_root().glob("step-*"))
+        for p in steps[: max(0, len(steps) - self.cfg.keep_checkpoints)]:
+            shutil.rmtree(p, ignore_errors=True)
+
+    def latest_checkpoint(self) -> Path | None:
+        steps = sorted(self._ckpt_root().glob("step-*"))
+        return steps[-1] if steps else None
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        path = Path(path)
+        main = path / "trainer_state.pt"
+        if not main.is_file():
+            raise FileNotFoundError(f"{path} is not a leanfd training checkpoint (no trainer_state.pt)")
+        st = torch.load(main, map_location="cpu", weights_only=False)
+        params = dict(self.unwrapped.named_parameters())
+        missing = [n for n in st["weights"] if n not in params]
+        if missing:
+            raise ValueError(
+                f"checkpoint {path} holds weights this model lacks ({missing[:3]}...): resume with the same "
+                "--model and LoRA options it was written with (see its config.yaml)"
+            )
+        with torch.no_grad():
+            for n, t in st["weights"].items():
+                params[n].copy_(t)
+        rank_file = path / f"rank{self.acc.process_index}.pt"
+        rk = torch.load(rank_file, map_location="cpu", weights_only=False)
+        self.optimizer.load_state_dict(rk["optimizer"])
+        random.setstate(rk["rng"]["python"])
+        np.random.set_state(rk["rng"]["numpy"])
+        torch.set_rng_state(rk["rng"]["torch"])
+        if rk["rng"]["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rk["rng"]["cuda"])
+        if self.ema is not None and st["ema"] is not None:
+            self.ema.load_state_dict(st["ema"])
+        self.stream.load(st["stream"])
+        self.step = int(st["step"])
+        if self.cfg.rollout_backend == "vllm":
+            self.sampler.sync_weights()
+
+    # ----------------------------------------------------------------------------- logging
+
+    def _open_logs(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        path = self.out / "metrics.csv"
+        kept: list[dict] = []
+        if path.exists():  # drop rows of an interrupted run past the resumed step
+            with open(path) as f:
+                kept = [r for r in csv.DictReader(f) if int(r["step"]) <= self.step]
+        tmp = path.with_name(".metrics.csv.tmp")
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, METRIC_COLUMNS, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(kept)
+        os.replace(tmp, path)
+        if self.cfg.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(
+                str(self.out / "tensorboard"), purge_step=self.step + 1 if self.step else None
+            )
+
+    def _log(self, row: dict[str, Any]) -> None:
+        with open(self.out / "metrics.csv", "a", newline="") as f:
+            csv.DictWriter(f, METRIC_COLUMNS, extrasaction="ignore").writerow(
+                {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
+            )
+        if self._writer is not None:
+            for k, v in row.items():
+                if isinstance(v, (int, float)) and k != "step" and math.isfinite(v):
+                    self._writer.add_scalar(f"train/{k}", v, row["step"])
+            self._writer.flush()
+
+    def _log_eval(self, result: dict[str, float]) -> None:
+        if self._writer is not None:
+            for k, v in result.items():
+                if math.isfinite(v):
+                    self._writer.add_scalar(f"eval/{k}", v, self.step)
+            self._writer.flush()
+
+    # ----------------------------------------------------------------------------- the loop
+
+    def run(self) -> list[StepResult]:
+        cfg = self.cfg
+        if cfg.resume:
+            ckpt = self.latest_checkpoint() if cfg.resume == "auto" else Path(cfg.resume)
+            if ckpt is not None:
+                self.load_checkpoint(ckpt)
+        main = self.acc.is_main_process
+        if main:
+            self._open_logs()
+            _atomic_write_text(self.out / "config.yaml", cfg.to_yaml())
+        from tqdm.auto import tqdm
+
+        if main and self.step == 0 and not cfg.no_eval:
+            self._log_eval(self.evaluate("before"))
+        bar = tqdm(
+            total=cfg.steps,
+            initial=self.step,
+            desc=f"train {cfg.method}",
+            disable=not (cfg.progress and main),
+        )
+        try:
+            while self.step < cfg.steps:
+                if cfg.method == "fd-grpo" and self.step == cfg.fd_steps:
+                    self.save_checkpoint("fd-final")
+                    # GRPO starts from FD's weights with a fresh optimizer, as if launched from fd-final
+                    for st in self.optimizer.state.values():
+                        st.clear()
+                result = self.train_step(self.step)
+                self.step += 1
+                self.history.append(result)
+                if main:
+                    self._log(result.metrics)
+                    bar.update(1)
+                    bar.set_postfix(
+                        phase=result.phase,
+                        reward=f"{result.metrics['reward_mean']:.2f}",
+                        loss=f"{result.metrics['loss']:.4f}",
+                    )
+                    if self.step % cfg.log_every == 0:
+                        m = result.metrics
+                        tqdm.write(
+                            f"step {self.step}/{cfg.steps} [{m['phase']}] reward {m['reward_mean']:.3f} "
+                            f"zero-var {m['zero_var_frac']:.2f} loss {m['loss']:.4g} entropy {m['entropy']:.3f} "
+                            f"kl(s|t) {m['kl_student_teacher']:.4g} clip {m['clip_frac']:.3f} "
+                            f"verify {m['verify_s']:.1f}s step {m['step_s']:.1f}s"
+                        )
+                if self.step % cfg.save_every == 0 or self.step == cfg.steps:
+                    self.save_checkpoint()
+                if (
+                    main
+                    and cfg.eval_every
+                    and self.step % cfg.eval_every == 0
+                    and self.step < cfg.steps
+                    and not cfg.no_eval
+                ):
+                    self._log_eval(self.evaluate(f"step-{self.step:06d}"))
+            if main and not cfg.no_eval:
+                self._log_eval(self.evaluate("after"))
+        finally:
+            bar.close()
+            if self._writer is not None:
+                self._writer.close()
+            if self._own_verifier and self.verifier is not None:
+                self.verifier.close()
+        return self.history
+
+
+def train(cfg: TrainConfig, **kw: Any) -> list[StepResult]:
+    """Run ``cfg`` end to end (see :class:`Trainer`)."""
+    return Trainer(cfg, **kw).run()
