@@ -92,8 +92,8 @@ def create_app(
         t = threading.Thread(target=replica.start, name="leanfd-verifier-start", daemon=True)
         t.start()
         yield
-        await run_in_threadpool(replica.ready.wait)
-        replica.stop()
+        # Not waiting for a warm-up still in progress: its Lean processes die with this process.
+        await run_in_threadpool(replica.stop)
 
     app = FastAPI(title="leanfd verify replica", lifespan=lifespan)
 
