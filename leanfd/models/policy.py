@@ -176,6 +176,8 @@ def load_policy(
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if adapter is not None and not (Path(adapter).expanduser() / "adapter_config.json").exists():
+        raise ModelLoadError(f"{adapter} is not a LoRA adapter directory (no adapter_config.json)")
     spec_s = str(spec)
     path = Path(spec_s).expanduser()
     if spec_s in ALIASES:
@@ -223,8 +225,6 @@ def load_policy(
         from peft import PeftModel
 
         adapter_path = Path(adapter).expanduser()
-        if not (adapter_path / "adapter_config.json").exists():
-            raise ModelLoadError(f"{adapter_path} is not a LoRA adapter directory (no adapter_config.json)")
         model = PeftModel.from_pretrained(model, adapter_path)
         if merge_adapter:
             model = model.merge_and_unload()
