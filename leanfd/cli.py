@@ -145,5 +145,33 @@ def plot(
     typer.echo(f"wrote {output}")
 
 
+def _train(**options) -> None:
+    """Train a prover with Feedback Distillation (fd), GRPO (grpo), or FD then GRPO (fd-grpo).
+
+    Example: leanfd train --method fd --suite core --model smollm2-135m --steps 20 --out runs/fd
+    """
+    from leanfd.train.config import TrainConfig
+    from leanfd.train.trainer import train
+
+    config = options.pop("config")
+    try:
+        cfg = TrainConfig.from_yaml(config, **options)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    train(cfg)
+    typer.echo(f"wrote {cfg.out}/metrics.csv, {cfg.out}/checkpoints/, {cfg.out}/eval/")
+
+
+def _register_train() -> None:
+    # The options are generated from TrainConfig's fields, so --help and the dataclass never disagree.
+    from leanfd.train.config import cli_signature
+
+    _train.__signature__ = cli_signature()
+    app.command("train")(_train)
+
+
+_register_train()
+
+
 if __name__ == "__main__":
     app()

@@ -177,7 +177,9 @@ class TrainConfig:
     eval_ks: list[int] = _opt([1, 2, 4, 8], "k values of pass@k (each ≤ --eval-n).")
     eval_limit: int | None = _opt(None, "Evaluate on the first N held-out problems only.")
     eval_temperature: float = _opt(1.0, "Sampling temperature for evaluation.")
-    no_eval: bool = _opt(False, "Skip evaluation entirely (smoke tests, benchmarks).")
+    evaluate: bool = _opt(
+        True, "Evaluate on the held-out split before and after training (and every --eval-every steps)."
+    )
     save_every: int = _opt(10, "Write a checkpoint every N steps (and always after the last step).")
     keep_checkpoints: int = _opt(2, "Keep only the newest N step checkpoints (the final one is always kept).")
     log_every: int = _opt(1, "Print a log line every N steps (metrics are written every step).")
@@ -189,6 +191,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         def bad(msg: str) -> None:
             raise ValueError(f"invalid training config: {msg}")
+
+        if isinstance(self.eval_ks, str):  # "1,2,4,8" from the command line
+            try:
+                self.eval_ks = [int(k) for k in self.eval_ks.split(",") if k.strip()]
+            except ValueError:
+                bad(f"eval_ks={self.eval_ks!r}: give comma-separated integers, e.g. 1,2,4,8")
 
         def one_of(name: str, allowed: tuple[str, ...]) -> None:
             if getattr(self, name) not in allowed:
@@ -256,7 +264,7 @@ class TrainConfig:
                 "beta > 0 needs a reference model; with --no-lora that is a second full copy: use --lora "
                 "(the reference is the adapter-disabled base) or --beta 0"
             )
-        if not self.no_eval:
+        if self.evaluate:
             if any(k < 1 or k > self.eval_n for k in self.eval_ks):
                 bad(
                     f"eval_ks={self.eval_ks} must each be in [1, eval_n={self.eval_n}]; raise --eval-n or drop k"
@@ -312,3 +320,46 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
+
+
+def cli_signature():
+    """An ``inspect.Signature`` of typer options, one per field (plus ``--config``), for ``leanfd
+    train``: defaults are None so that only flags given on the command line override the YAML file;
+    the help shows the field's documented default."""
+    import inspect
+    import typing
+
+    import typer
+
+    params = [
+        inspect.Parameter(
+            "config",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=typing.Annotated[
+                str | None,
+                typer.Option(
+                    help="YAML file of options (field names as keys); flags given here override it."
+                ),
+            ],
+        )
+    ]
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        hint = hints[f.name]
+        args = typing.get_args(hint)
+        base = next(a for a in args if a is not type(None)) if type(None) in args else hint
+        if typing.get_origin(base) is list:
+            base = str  # comma-separated on the command line
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        shown = ",".join(map(str, default)) if isinstance(default, list) else default
+        help_text = f.metadata.get("help", "") + ("" if default is None else f" (default: {shown})")
+        params.append(
+            inspect.Parameter(
+                f.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=typing.Annotated[base | None, typer.Option(help=help_text, show_default=False)],
+            )
+        )
+    return inspect.Signature(params)
