@@ -45,6 +45,66 @@ def setup(
 
 
 @app.command()
+def verify(
+    infile: Annotated[Path, typer.Argument(help="JSONL rows: {id, statement, proof, header?}.")],
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Output JSONL (default: stdout).")] = None,
+    backend: Annotated[str, typer.Option(help="auto | embedded | native")] = "auto",
+    timeout: Annotated[float, typer.Option(help="Wall-clock seconds per attempt.")] = 30.0,
+    heartbeats: Annotated[int, typer.Option(help="Lean maxHeartbeats per attempt.")] = 200_000,
+    workers: Annotated[int | None, typer.Option(help="Lean sessions in parallel (default: cores).")] = None,
+) -> None:
+    """Verify proof attempts with Lean; one verdict row per input row, in input order."""
+    import json
+    from collections import Counter
+
+    from leanfd.data.problem import Attempt, Problem
+    from leanfd.jsonl import InputError, read_jsonl, write_jsonl_atomic
+    from leanfd.lean import VerifyInputError
+    from leanfd.lean.verify import shared_verifier, wrap
+
+    try:
+        rows = list(read_jsonl(infile, required=("id", "statement", "proof")))
+        attempts = []
+        for n, r in rows:
+            a = Attempt(Problem(str(r["id"]), r["statement"], r.get("header") or ""), r["proof"])
+            try:
+                wrap(a, heartbeats)  # validate the statement before any Lean starts
+            except VerifyInputError as e:
+                raise InputError(f"{infile}:{n}: {e}") from None
+            attempts.append(a)
+        verifier = shared_verifier(backend, workers)  # warm sessions are reused within one process
+        verdicts = verifier.verify(attempts, timeout_s=timeout, heartbeats=heartbeats, progress=True)
+    except (InputError, VerifyInputError, ValueError) as e:
+        _fail(str(e))
+    results = [{"id": r["id"], **v.to_dict()} for (_, r), v in zip(rows, verdicts, strict=True)]
+    if out is None:
+        for r in results:
+            typer.echo(json.dumps(r, ensure_ascii=False))
+    else:
+        write_jsonl_atomic(out, results)
+    counts = Counter(v.status for v in verdicts)
+    typer.echo(f"{len(verdicts)} attempts: " + ", ".join(f"{k} {n}" for k, n in counts.most_common()), err=True)
+
+
+@app.command()
+def check(
+    file: Annotated[Path, typer.Argument(help="A .lean file (core Lean for the embedded backend).")],
+    backend: Annotated[str, typer.Option(help="auto | embedded | native")] = "auto",
+) -> None:
+    """Print a whole Lean file's diagnostics (your own file: no guard); exit 1 if it has errors."""
+    from leanfd.lean.check import check_file
+
+    if not file.is_file():
+        _fail(f"{file}: no such file")
+    msgs = check_file(file, backend=backend)
+    for m in msgs:
+        typer.echo(f"{file}:{m.line}:{m.col}: {m.severity}: {m.text}")
+    n_err = sum(m.severity == "error" for m in msgs)
+    typer.echo(f"{len(msgs)} messages, {n_err} errors", err=True)
+    raise typer.Exit(1 if n_err else 0)
+
+
+@app.command()
 def serve(
     port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8000,
     host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0: all interfaces).")] = "127.0.0.1",
