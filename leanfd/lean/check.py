@@ -19,10 +19,21 @@ def check_file(path: Path, backend: str = "auto", timeout_s: float = 600.0) -> l
         tc = install_embedded()
         cmd, env = tc.command("--json", str(path)), tc.env(path.parent)
     else:
-        from leanfd.lean.native import native_check_command
+        import os
 
-        cmd, env = native_check_command(path)
+        from leanfd.lean.native import find_lake, project_dir
+
+        # `lake env` puts lean_project/'s packages (Mathlib) on LEAN_PATH.
+        cmd, env = [find_lake(), "env", "lean", "--json", str(path)], dict(os.environ)
+        proc = subprocess.run(
+            cmd, env=env, cwd=project_dir(), capture_output=True, text=True, timeout=timeout_s
+        )
+        return _parse(proc, path)
     proc = subprocess.run(cmd, env=env, cwd=path.parent, capture_output=True, text=True, timeout=timeout_s)
+    return _parse(proc, path)
+
+
+def _parse(proc: subprocess.CompletedProcess, path: Path) -> list[LeanMessage]:
     msgs = []
     for line in proc.stdout.splitlines():
         line = line.strip()
@@ -36,7 +47,11 @@ def check_file(path: Path, backend: str = "auto", timeout_s: float = 600.0) -> l
             continue
         pos = m.get("pos") or {"line": 0, "column": 0}
         end = m.get("endPos") or pos
-        msgs.append(LeanMessage(m["severity"], pos["line"], pos["column"], end["line"], end["column"], m.get("data", "")))
+        msgs.append(
+            LeanMessage(
+                m["severity"], pos["line"], pos["column"], end["line"], end["column"], m.get("data", "")
+            )
+        )
     if proc.returncode != 0 and not msgs:
         raise RuntimeError(f"Lean failed on {path} (exit {proc.returncode}): {proc.stderr[-1000:]}")
     return msgs
