@@ -105,6 +105,35 @@ def check(
 
 
 @app.command()
+def critique(
+    infile: Annotated[Path, typer.Argument(help="JSONL rows: {id, statement, proof, header?, reference_proof?, verdict?}.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output JSONL, one critique row per input row.")],
+    critic: Annotated[str, typer.Option(help="rule (from Lean's messages) | lm (a frozen model corrects the proof)")] = "rule",
+    critic_model: Annotated[str | None, typer.Option(help="lm: model alias/path/hub id (transformers or vllm), or the model name at --critic-url.")] = None,
+    critic_url: Annotated[str | None, typer.Option(help="lm: an OpenAI-compatible server (http://host:port or its /v1 URL).")] = None,
+    critic_backend: Annotated[str, typer.Option(help="lm with --critic-model: transformers | vllm")] = "transformers",
+    max_new_tokens: Annotated[int, typer.Option(help="lm: answer length limit.")] = 384,
+    verify_fix: Annotated[bool, typer.Option(help="lm: check each corrected proof with Lean (fix_verified).")] = False,
+    goals: Annotated[bool, typer.Option(help="Also ask Lean for the goals of failed rows that came with a verdict.")] = False,
+    backend: Annotated[str, typer.Option(help="auto | embedded | native")] = "auto",
+    timeout: Annotated[float, typer.Option(help="Wall-clock seconds per attempt.")] = 30.0,
+    heartbeats: Annotated[int, typer.Option(help="Lean maxHeartbeats per attempt.")] = 200_000,
+    workers: Annotated[int | None, typer.Option(help="Lean sessions in parallel (default: cores).")] = None,
+) -> None:
+    """Step-aligned critique of proof attempts, with every feedback condition rendered."""
+    from leanfd.critic.batch import run_critique
+
+    try:
+        run_critique(
+            infile, out, critic=critic, critic_model=critic_model, critic_url=critic_url,
+            critic_backend=critic_backend, max_new_tokens=max_new_tokens, verify_fix=verify_fix, goals=goals,
+            backend=backend, timeout_s=timeout, heartbeats=heartbeats, workers=workers,
+        )  # fmt: skip
+    except ValueError as e:  # InputError, CritiqueInputError, VerifyInputError, bad options
+        _fail(str(e))
+
+
+@app.command()
 def serve(
     port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8000,
     host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0: all interfaces).")] = "127.0.0.1",
