@@ -48,7 +48,7 @@ class TrainConfig:
 
     # ---------------------------------------------------------------- data
     suite: str = _opt("core", "Problem suite: a bundled name (core, minif2f) or a JSONL path (leanfd.data).")
-    train_split: str = _opt("train", "Split of --suite to train on.")
+    train_split: str = _opt("valid", "Split of --suite to train on (the core suite has valid and test).")
     eval_split: str = _opt("test", "Held-out split of --suite for the periodic evaluation.")
     train_limit: int | None = _opt(None, "Use only the first N training problems (smoke tests).")
 

@@ -116,8 +116,8 @@ FeedbackFn = Callable[[Problem, str, Verdict], str]
 
 
 def critic_feedback(condition: str) -> FeedbackFn:
-    """Feedback from ``leanfd.critic.render_feedback`` with the given condition."""
-    from leanfd.critic import render_feedback
+    """Feedback from ``leanfd.critic.conditions.render_feedback`` with the given condition."""
+    from leanfd.critic.conditions import render_feedback
 
     def fn(problem: Problem, proof: str, verdict: Verdict) -> str:
         return render_feedback(condition, problem, proof, verdict)

@@ -240,7 +240,7 @@ class Trainer:
         cfg = self.cfg
         self.train_problems = load_suite(cfg.suite, split=cfg.train_split, limit=cfg.train_limit)
         self.eval_problems: list[Problem] = (
-            [] if cfg.no_eval else load_suite(cfg.suite, split=cfg.eval_split, limit=cfg.eval_limit)
+            [] if not cfg.evaluate else load_suite(cfg.suite, split=cfg.eval_split, limit=cfg.eval_limit)
         )
 
     def _build_model(self, policy) -> None:
@@ -367,10 +367,6 @@ class Trainer:
             return self.ema.swapped(self.unwrapped)
         return self.unwrapped.disable_adapter()  # frozen teacher with LoRA: the base model
 
-    def _micro_batches(self, rows: list[int]) -> list[list[int]]:
-        m = self.cfg.micro_batch_size
-        return [rows[i : i + m] for i in range(0, len(rows), m)]
-
     def _grpo_micro_loss(
         self, rs: list[Rollout], adv: torch.Tensor, old: torch.Tensor | None
     ) -> L.LossOutput:
@@ -435,70 +431,91 @@ class Trainer:
             completion_logits(self.model, packed), packed.completion_ids, self.cfg.temperature
         )
 
-    def update(self, step: int, batch: RolloutBatch) -> dict[str, float]:
-        """The optimizer step(s) on one rollout batch; returns the step's loss diagnostics."""
+    def _plan(self, step: int, batch: RolloutBatch) -> dict[str, Any]:
+        """Which rows train, their advantages, micro-batches and accumulation weights."""
         cfg = self.cfg
         phase = self.phase_of(step)
         rows = batch.rollouts
-        metrics: dict[str, float] = {}
-        adv = zero = None
         if phase == "grpo":
             adv, zero = L.compute_advantages(batch.rewards, cfg.group_size, cfg.adv_scale)
-            metrics["zero_var_frac"] = float(zero.float().mean())
             # zero-advantage rows add exactly 0 to the loss unless a KL term is on: skip their compute
             active = [i for i in range(len(rows)) if cfg.beta > 0 or float(adv[i]) != 0.0]
-            aggregation = cfg.grpo_aggregation
+            aggregation, n_seq = cfg.grpo_aggregation, len(rows)
         else:
+            adv = None
             _, zero = L.compute_advantages(batch.rewards, cfg.group_size, "none")
-            metrics["zero_var_frac"] = float(zero.float().mean())
             active = [i for i, r in enumerate(rows) if r.teacher_prompt_ids is not None]
-            aggregation = cfg.fd_aggregation
-        # Weights that make the accumulated micro-batch gradients equal the full-batch gradient:
-        # the sequence aggregations average over all B sequences, token-mean over all their tokens.
-        n_seq = len(rows) if phase == "grpo" else len(active)
-        n_tok = sum(len(rows[i].completion_ids) for i in active)
-        mbs = self._micro_batches(active)
-        old = {}
-        if cfg.updates_per_batch > 1:
-            for mb in mbs:
-                old[tuple(mb)] = self._old_logps([rows[i] for i in mb])
+            aggregation, n_seq = cfg.fd_aggregation, len(active)
+        m = cfg.micro_batch_size
+        return {
+            "phase": phase,
+            "adv": adv,
+            "zero_var_frac": float(zero.float().mean()),
+            "micro_batches": [active[i : i + m] for i in range(0, len(active), m)],
+            "aggregation": aggregation,
+            "n_seq": n_seq,
+            "n_tok": sum(len(rows[i].completion_ids) for i in active),
+        }
+
+    def backward(self, step: int, batch: RolloutBatch, old: dict | None = None) -> dict[str, float]:
+        """Accumulate one pass of gradients over ``batch`` (micro-batch by micro-batch).
+
+        Micro-batch losses are weighted so the summed gradient equals the gradient of the loss on the
+        whole batch under the chosen aggregation: a sequence-mean aggregation averages over all
+        sequences, token-mean over all tokens. Returns ``loss`` and the weighted loss diagnostics.
+        """
+        plan = self._plan(step, batch)
+        rows, mbs = batch.rollouts, plan["micro_batches"]
+        sums: dict[str, float] = {"loss": 0.0}
+        for j, mb in enumerate(mbs):
+            rs = [rows[i] for i in mb]
+            if plan["aggregation"] == "token-mean":
+                w = sum(len(r.completion_ids) for r in rs) / max(1, plan["n_tok"])
+            else:
+                w = len(mb) / max(1, plan["n_seq"])
+            o = (old or {}).get(tuple(mb))
+            last = j == len(mbs) - 1
+            with contextlib.nullcontext() if last else self.acc.no_sync(self.model):
+                if plan["phase"] == "grpo":
+                    out = self._grpo_micro_loss(rs, plan["adv"][mb], o)
+                else:
+                    out = self._fd_micro_loss(rs, o)
+                self.acc.backward(out.loss * w)
+            sums["loss"] += float(out.loss.detach()) * w
+            for k, v in out.metrics.items():
+                sums[k] = sums.get(k, 0.0) + v * w
+        if not mbs and self.acc.num_processes > 1:
+            # every rank must join DDP's gradient all-reduce, even with nothing to learn from
+            self.acc.backward(sum(p.sum() for p in self.params) * 0.0)
+        sums["zero_var_frac"] = plan["zero_var_frac"]
+        sums["train_tokens"] = float(plan["n_tok"])
+        return sums
+
+    def update(self, step: int, batch: RolloutBatch) -> dict[str, float]:
+        """The optimizer step(s) on one rollout batch (``updates_per_batch`` passes); returns the
+        diagnostics of the last pass."""
+        cfg = self.cfg
+        old = None
+        if cfg.updates_per_batch > 1:  # the ratio / IS weight is against the pre-update policy
+            rows = batch.rollouts
+            old = {
+                tuple(mb): self._old_logps([rows[i] for i in mb])
+                for mb in self._plan(step, batch)["micro_batches"]
+            }
         lr = _lr_at(cfg, step, *self._phase_bounds(step))
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        sums: dict[str, float] = {}
         grad_norm = 0.0
         for _ in range(cfg.updates_per_batch):
-            total = 0.0
-            for j, mb in enumerate(mbs):
-                rs = [rows[i] for i in mb]
-                w = (
-                    (sum(len(r.completion_ids) for r in rs) / max(1, n_tok))
-                    if aggregation == "token-mean"
-                    else len(mb) / max(1, n_seq)
-                )
-                o = old.get(tuple(mb))
-                sync = j == len(mbs) - 1
-                with contextlib.nullcontext() if sync else self.acc.no_sync(self.model):
-                    if phase == "grpo":
-                        mb_adv = adv[mb] if adv is not None else None
-                        out = self._grpo_micro_loss(rs, mb_adv, o)
-                    else:
-                        out = self._fd_micro_loss(rs, o)
-                    self.acc.backward(out.loss * w)
-                total += float(out.loss.detach()) * w
-                for k, v in out.metrics.items():
-                    sums[k] = sums.get(k, 0.0) + v * w
-            if mbs:
+            metrics = self.backward(step, batch, old)
+            if metrics["train_tokens"] > 0 or self.acc.num_processes > 1:  # ranks step together
                 if cfg.max_grad_norm > 0:
                     grad_norm = float(self.acc.clip_grad_norm_(self.params, cfg.max_grad_norm))
                 self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
-            metrics["loss"] = total
-        metrics.update({k: v / cfg.updates_per_batch for k, v in sums.items()})
         metrics["grad_norm"] = grad_norm
         metrics["lr"] = lr
-        metrics["train_tokens"] = float(n_tok)
-        if phase == "fd" and self.ema is not None:
+        if self.phase_of(step) == "fd" and self.ema is not None:
             self.ema.update(self.unwrapped)
         if cfg.rollout_backend == "vllm":
             self.sampler.sync_weights()
@@ -728,7 +745,7 @@ class Trainer:
             _atomic_write_text(self.out / "config.yaml", cfg.to_yaml())
         from tqdm.auto import tqdm
 
-        if main and self.step == 0 and not cfg.no_eval:
+        if main and self.step == 0 and cfg.evaluate:
             self._log_eval(self.evaluate("before"))
         bar = tqdm(
             total=cfg.steps,
@@ -769,10 +786,10 @@ class Trainer:
                     and cfg.eval_every
                     and self.step % cfg.eval_every == 0
                     and self.step < cfg.steps
-                    and not cfg.no_eval
+                    and cfg.evaluate
                 ):
                     self._log_eval(self.evaluate(f"step-{self.step:06d}"))
-            if main and not cfg.no_eval:
+            if main and cfg.evaluate:
                 self._log_eval(self.evaluate("after"))
         finally:
             bar.close()
