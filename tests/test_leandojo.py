@@ -103,8 +103,10 @@ def test_dojo_needs_lean_dojo_and_says_so():
 @pytest.mark.slow
 def test_recovered_statements_are_real_lean(verifier):
     """Every recovered statement elaborates under the real (embedded) Lean and takes its proof."""
-    from_goal = load_leandojo(LD / "test.json", header="")
-    from_source = load_leandojo(LD / "test.json", header="", repo_dir=LD, limit=2)
+    # core Lean: no Mathlib to import, and the Demo namespace exists only in the "repository"
+    from_goal = load_leandojo(LD / "test.json", header="", open_namespace=False)
+    from_source = load_leandojo(LD / "test.json", header="", repo_dir=LD, limit=2, open_namespace=False)
+    assert from_goal.problems[0].header == "" and from_source.problems[0].header == ""
     attempts = [Attempt(p, "by simp") for p in from_goal.problems[:1]]
     attempts += [Attempt(from_goal.problems[1], "by omega"), Attempt(from_goal.problems[2], "rfl")]
     attempts += [Attempt(p, p.reference_proof) for p in from_source.problems]

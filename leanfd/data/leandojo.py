@@ -274,12 +274,18 @@ def to_problem(
     header: str = DEFAULT_HEADER,
     split: str | None = None,
     repo_dir: Path | None = None,
+    open_namespace: bool = True,
 ) -> tuple[Problem, str] | None:
-    """The leanfd problem for ``thm`` and how its statement was recovered, or None if it cannot be."""
+    """The leanfd problem for ``thm`` and how its statement was recovered, or None if it cannot be.
+
+    ``open_namespace`` adds ``open <namespace of full_name>`` to the header, so names the original
+    resolved inside its namespace still resolve; Lean rejects it when the header does not import
+    that namespace (e.g. a theorem from a repository that is not imported).
+    """
     name = thm.problem_name
     source = f"leandojo:{thm.file_path}"
     open_ns = ".".join(thm.full_name.split(".")[:-1])
-    opener = f"\nopen {open_ns}" if open_ns else ""
+    opener = f"\nopen {open_ns}" if open_ns and open_namespace else ""
     if repo_dir is not None:
         path = Path(repo_dir) / thm.file_path
         if path.is_file():
@@ -347,15 +353,19 @@ def load_leandojo(
     limit: int | None = None,
     header: str = DEFAULT_HEADER,
     repo_dir: str | Path | None = None,
+    open_namespace: bool = True,
 ) -> LeanDojoSuite:
     """Load a LeanDojo benchmark file as leanfd problems (see the module doc for how statements are
-    recovered). ``split`` defaults to the file's stem when that is train/val/test."""
+    recovered). ``split`` defaults to the file's stem when that is train/val/test; ``header`` is
+    used when statements do not come from source (default ``import Mathlib``, LeanDojo Benchmark 4's
+    repository); ``open_namespace``: see :func:`to_problem`."""
     path = Path(path)
     if split is None and path.stem in _SPLITS:
         split = path.stem
     problems, theorems, how, skipped = [], [], [], []
     for thm in read_leandojo(path):
-        got = to_problem(thm, header=header, split=split, repo_dir=Path(repo_dir) if repo_dir else None)
+        repo = Path(repo_dir) if repo_dir else None
+        got = to_problem(thm, header=header, split=split, repo_dir=repo, open_namespace=open_namespace)
         if got is None:
             skipped.append(thm.full_name)
             continue
