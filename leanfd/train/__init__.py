@@ -1,0 +1,6 @@
+"""Trainers: Feedback Distillation, GRPO, and GRPO from an FD checkpoint (``leanfd train``).
+
+``losses`` (pure, registered loss functions), ``rollout`` (sample, verify, feedback, teacher
+context), ``config`` (``TrainConfig``), ``trainer`` (the loop), ``vllm_sync`` (GPU rollouts).
+Submodules import torch lazily, so ``import leanfd.train`` stays cheap.
+"""
