@@ -17,6 +17,9 @@ pytestmark = pytest.mark.lean
 LT = Problem("lt", "theorem lt (a b : Nat) (h : a < b) : a + 1 ≤ b :=")
 ODD = Problem("odd_sq", "theorem odd_sq (n : Nat) (h : n % 2 = 1) : n * n % 2 = 1 :=")
 
+# Minutes of kernel reduction on 2 cores (no allocation-heavy elaboration, so no heartbeat stop).
+SLOW = Problem("slow", "theorem slow : ∀ x < 300, ∀ y < 300, x * y ≠ 9999991 :=")
+
 CASES = {
     # name: (problem, proof, expected status)
     "omega": (LT, "by omega", "proved"),
@@ -96,7 +99,8 @@ def test_requests_are_isolated(verifier):
     r3 = session.run("def secret : Nat := 1\ntheorem c : secret = 1 := rfl\n", "c", 60)
     assert r3.theorem
     r4 = session.run("theorem d : secret = 1 := rfl\n", "d", 60)
-    assert not r4.theorem and any(m["severity"] == "error" for m in r4.messages)
+    # `secret` is unknown here (auto-bound as a variable), so `rfl` fails
+    assert any(m["severity"] == "error" for m in r4.messages) and "sorryAx" in r4.axioms
 
 
 def test_attempts_in_one_batch_do_not_influence_each_other(verifier):
@@ -113,10 +117,9 @@ def test_heartbeat_limit_gives_timeout(verifier):
 
 @pytest.mark.slow
 def test_wall_clock_timeout_costs_only_that_attempt(verifier):
-    slow = Problem("slow", "theorem slow : (List.range 300000).foldl (· + ·) 0 = 44999850000 :=")
     batch = [
         Attempt(LT, "by omega"),
-        Attempt(slow, "by decide"),
+        Attempt(SLOW, "by decide +kernel"),
         Attempt(LT, "by omega"),
         Attempt(LT, "by sorry"),
     ]
@@ -130,9 +133,8 @@ def test_crash_costs_only_that_attempt(lean_toolchain):
     with EmbeddedSession() as s:
         s.start()
         pid = s._proc.pid
-        slow = "theorem slow : (List.range 300000).foldl (· + ·) 0 = 44999850000 := by decide\n"
         threading.Timer(1.0, lambda: os.kill(pid, 9)).start()
-        r = s.run("set_option maxHeartbeats 0 in\n" + slow, "slow", 60)
+        r = s.run(f"set_option maxHeartbeats 0 in\n{SLOW.statement} by decide +kernel\n", "slow", 120)
         assert r.crashed and not r.timed_out
         r2 = s.run("theorem ok : 1 + 1 = 2 := rfl\n", "ok", 60)  # restarts transparently
         assert r2.theorem and not r2.messages and s.starts == 2

@@ -16,24 +16,27 @@ def test_wrap_places_proof_after_statement():
     lines = w.source.split("\n")
     assert lines[0] == "open Nat"
     assert lines[w.theorem_line - 1] == "set_option maxHeartbeats 1000 in"
-    assert lines[w.proof_line - 1][w.proof_col :] == "by"
-    assert lines[w.proof_line] == "  simp"
+    assert lines[w.proof_line - 2] == P.statement
+    assert lines[w.proof_line - 1] == "by" and lines[w.proof_line] == "  simp"
 
 
 def test_positions_are_relative_to_the_proof():
     w = wrap(Attempt(P, "by\n  simp\n  omega"), heartbeats=1000)
     raw = [{"severity": "error", "pos": {"line": w.proof_line + 2, "column": 2},
             "endPos": {"line": w.proof_line + 2, "column": 7}, "data": "boom"},
-           {"severity": "error", "pos": {"line": w.proof_line, "column": w.proof_col + 0},
-            "endPos": {"line": w.proof_line, "column": w.proof_col + 2}, "data": "at by"}]  # fmt: skip
-    m0, m1 = to_messages(w, raw)
+           {"severity": "error", "pos": {"line": w.proof_line, "column": 0},
+            "endPos": {"line": w.proof_line, "column": 2}, "data": "at by"},
+           {"severity": "warning", "pos": {"line": w.proof_line - 1, "column": 8},
+            "endPos": {"line": w.proof_line - 1, "column": 9}, "data": "on the statement"}]  # fmt: skip
+    m0, m1, m2 = to_messages(w, raw)
     assert (m0.line, m0.col, m0.end_line, m0.end_col) == (3, 2, 3, 7)
     assert (m1.line, m1.col, m1.end_col) == (1, 0, 2)
+    assert m2.line <= 0
 
 
 def test_example_statements_get_a_name():
     w = wrap(Attempt(Problem("e", "example : 1 = 1 :="), "rfl"), 10)
-    assert w.theorem == "leanfd_example" and "theorem leanfd_example : 1 = 1 := rfl" in w.source
+    assert w.theorem == "leanfd_example" and "theorem leanfd_example : 1 = 1 :=\nrfl" in w.source
 
 
 @pytest.mark.parametrize("stmt", ["theorem p : 1 = 1", "def p : Nat :=", "theorem p : 1 = 1 := by"])

@@ -26,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 
 SERVER_FILE = "LeanfdServer.lean"
+_EOF = object()  # what _next_obj returns once the process's output has ended
 
 
 class SessionCrashed(RuntimeError):
@@ -134,7 +135,7 @@ class LeanSession:
         deadline = time.monotonic() + self.start_timeout_s
         while True:
             obj = self._next_obj(deadline)
-            if obj is None:
+            if obj is None or obj is _EOF:
                 log = self._tail()
                 self.close()
                 raise SessionCrashed(f"the Lean session ({' '.join(self.imports)}) did not start", log)
@@ -189,9 +190,9 @@ class LeanSession:
         deadline = time.monotonic() + timeout_s
         while True:
             obj = self._next_obj(deadline)
-            if obj is None:
+            if obj is None or obj is _EOF:
                 res.time_s = time.perf_counter() - t0
-                if self.alive:  # still running: it hung on this request
+                if obj is None and self.alive:  # still running at the deadline: it hung
                     res.timed_out = True
                 else:
                     res.crashed, res.crash_log = True, self._tail()
@@ -217,8 +218,9 @@ class LeanSession:
             lines.put(line)
         lines.put(None)  # EOF
 
-    def _next_obj(self, deadline: float) -> dict | None:
-        """The next JSON object the process prints, or None on EOF/deadline."""
+    def _next_obj(self, deadline: float):
+        """The next JSON object the process prints; ``None`` at the deadline, ``_EOF`` when the
+        process closed its output (it died)."""
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -229,7 +231,7 @@ class LeanSession:
                 return None
             if line is None:
                 self._lines.put(None)  # keep reporting EOF
-                return None
+                return _EOF
             s = line.strip()
             if s.startswith("{") and s.endswith("}"):
                 try:

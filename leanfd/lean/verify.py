@@ -49,8 +49,7 @@ class Wrapped:
     theorem: str
     imports: tuple[str, ...]
     theorem_line: int  # 1-based line of the wrapper's `set_option ... in` (the attempt's command)
-    proof_line: int  # 1-based line where the proof text starts
-    proof_col: int  # 0-based column (codepoints) where the proof text starts
+    proof_line: int  # 1-based line where the proof text starts (at column 0)
 
 
 def split_header(header: str) -> tuple[tuple[str, ...], str]:
@@ -92,23 +91,21 @@ def wrap(attempt: Attempt, heartbeats: int) -> Wrapped:
     imports, header_rest = split_header(p.header)
     prefix = (header_rest + "\n\n") if header_rest else ""
     prefix += f"set_option maxHeartbeats {int(heartbeats)} in\n"
-    head = prefix + statement + " "
-    lines = head.split("\n")
+    # The proof starts on a line of its own, so its columns are Lean's columns and any message
+    # about the statement (e.g. `declaration uses sorry` on the name) lands on a line <= 0.
+    head = prefix + statement + "\n"
     return Wrapped(
         source=head + attempt.proof + "\n",
         theorem=name,
         imports=imports,
         theorem_line=prefix.count("\n"),
-        proof_line=len(lines),
-        proof_col=len(lines[-1]),
+        proof_line=head.count("\n") + 1,
     )
 
 
 def _relative(w: Wrapped, line: int, col: int) -> tuple[int, int]:
     """Map a source position to one relative to the proof text (line 1 = the proof's first line)."""
-    rel_line = line - w.proof_line + 1
-    rel_col = col - w.proof_col if line == w.proof_line else col
-    return rel_line, max(rel_col, 0) if rel_line >= 1 else col
+    return line - w.proof_line + 1, col
 
 
 def to_messages(w: Wrapped, raw: list[dict]) -> list[LeanMessage]:
