@@ -1,0 +1,197 @@
+"""Seconds per training step: FD vs GRPO at equal batch, and our GRPO step vs TRL's GRPOTrainer.
+
+    python benchmarks/train_step.py [--model smollm2-135m] [--problems 2] [--group 4]
+                                    [--max-new-tokens 32] [--steps 3]
+
+Both comparisons use the same policy (SmolLM2-135M + LoRA r=16 by default), the same prompts
+(core suite, ``valid`` split) and the same batch (P problems x G samples). Lean is replaced by a
+rule reward on the sampled token ids (1 if their sum is even, else 0: groups have reward variance,
+so GRPO trains on every row) that is identical in both trainers, so the figures compare trainer
+work only: sampling, forward/backward, optimizer.
+Each trainer runs ``--steps`` measured steps after one warm-up step; the median is printed.
+
+Printed: FD and GRPO seconds per step (total and update-only) with their ratio (target FD <= 1.6x
+GRPO: FD adds one no-grad teacher forward), and ours vs TRL's GRPOTrainer seconds per step with
+the ratio (target: not slower), plus completion tokens per second for each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from leanfd.lean.types import Verdict
+
+
+def rule_reward(token_ids) -> float:
+    return float(sum(token_ids) % 2 == 0)
+
+
+def ours(method: str, args, out: Path) -> dict[str, float]:
+    from leanfd.train.config import TrainConfig
+    from leanfd.train.trainer import Trainer
+
+    cfg = TrainConfig(
+        method=method,
+        out=str(out / method),
+        model=args.model,
+        suite="core",
+        steps=args.steps + 1,
+        problems_per_step=args.problems,
+        group_size=args.group,
+        max_new_tokens=args.max_new_tokens,
+        micro_batch_size=args.problems * args.group,
+        sampler_batch_size=args.problems * args.group,
+        feedback="binary",
+        fd_on_success=True,  # every attempt gets a teacher: the FD batch equals the GRPO batch
+        sibling_demo=False,
+        evaluate=False,
+        save_every=10_000,
+        tensorboard=False,
+        progress=False,
+        seed=args.seed,
+    )
+    trainer = Trainer(cfg)
+    trainer._verify = lambda attempts: [Verdict(False, "failed") for _ in attempts]  # no Lean
+    collect = trainer.rollouts
+
+    def rollouts(step):
+        batch = collect(step)
+        for r in batch.rollouts:
+            r.reward = rule_reward(r.completion_ids)
+        return batch
+
+    trainer.rollouts = rollouts
+    trainer.save_checkpoint = lambda *a, **k: None  # not part of a step's cost
+    hist = trainer.run()[1:]  # drop the warm-up step
+    return {
+        "step_s": statistics.median(h.metrics["step_s"] for h in hist),
+        "update_s": statistics.median(h.metrics["update_s"] for h in hist),
+        "sample_s": statistics.median(h.metrics["sample_s"] for h in hist),
+        "tokens": statistics.median(
+            h.metrics["completion_len_mean"] * args.problems * args.group for h in hist
+        ),
+    }
+
+
+def trl_grpo(args, out: Path) -> dict[str, float]:
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import TrainerCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    from leanfd.data import load_suite
+    from leanfd.models.extraction import extract_proof
+    from leanfd.models.policy import load_policy
+    from leanfd.models.prompts import build_prompt
+
+    policy = load_policy(args.model)
+    problems = load_suite("core", split="valid")
+    prompts = [build_prompt(p, policy.tokenizer) for p in problems]
+    data = Dataset.from_dict(
+        {
+            "prompt": [p.text for p in prompts],
+            "prefix": [p.response_prefix for p in prompts],
+            "statement": [p.statement for p in problems],
+        }
+    )
+
+    def reward(completions, completion_ids, prefix, statement, **_):
+        for c, pf, st in zip(completions, prefix, statement, strict=True):
+            extract_proof(pf + c, st)  # ours extracts every proof too: keep the work comparable
+        return [rule_reward(ids) for ids in completion_ids]
+
+    times: list[float] = []
+    lengths: list[float] = []
+
+    class Clock(TrainerCallback):
+        def on_step_begin(self, a, state, control, **kw):
+            self.t0 = time.perf_counter()
+
+        def on_step_end(self, a, state, control, **kw):
+            times.append(time.perf_counter() - self.t0)
+
+        def on_log(self, a, state, control, logs=None, **kw):
+            if logs and "completions/mean_length" in logs:
+                lengths.append(logs["completions/mean_length"])
+
+    cfg = GRPOConfig(
+        output_dir=str(out / "trl"),
+        per_device_train_batch_size=args.problems * args.group,
+        num_generations=args.group,
+        max_completion_length=args.max_new_tokens,
+        max_steps=args.steps + 1,
+        learning_rate=1e-4,
+        adam_beta2=0.99,
+        beta=0.0,
+        loss_type="grpo",
+        scale_rewards="group",
+        temperature=1.0,
+        logging_steps=1,
+        report_to="none",
+        save_strategy="no",
+        use_cpu=True,
+        bf16=False,
+        seed=args.seed,
+        disable_tqdm=True,
+    )
+    lora = LoraConfig(
+        r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM"
+    )
+    trainer = GRPOTrainer(
+        model=policy.model,
+        reward_funcs=reward,
+        args=cfg,
+        train_dataset=data,
+        processing_class=policy.tokenizer,
+        peft_config=lora,
+        callbacks=[Clock()],
+    )
+    trainer.train()
+    return {
+        "step_s": statistics.median(times[1:]),
+        "tokens": statistics.median(lengths[1:]) * args.problems * args.group if lengths else float("nan"),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--problems", type=int, default=2)
+    ap.add_argument("--group", type=int, default=4)
+    ap.add_argument("--max-new-tokens", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--skip-trl", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d)
+        fd = ours("fd", args, out)
+        grpo = ours("grpo", args, out)
+        trl = None if args.skip_trl else trl_grpo(args, out)
+    batch = f"{args.problems} problems x {args.group} samples, <= {args.max_new_tokens} new tokens, {args.model} + LoRA r=16"
+    print(f"batch: {batch}; median of {args.steps} steps after 1 warm-up")
+    print(f"{'':24}{'step s':>10}{'update s':>10}{'sample s':>10}{'tok/s':>10}")
+    for name, r in (("ours FD", fd), ("ours GRPO", grpo)):
+        print(
+            f"{name:24}{r['step_s']:10.2f}{r['update_s']:10.2f}{r['sample_s']:10.2f}{r['tokens'] / r['step_s']:10.1f}"
+        )
+    if trl is not None:
+        print(
+            f"{'TRL GRPOTrainer':24}{trl['step_s']:10.2f}{'':>10}{'':>10}{trl['tokens'] / trl['step_s']:10.1f}"
+        )
+    print(
+        f"FD / GRPO step time: {fd['step_s'] / grpo['step_s']:.2f}x (update only {fd['update_s'] / grpo['update_s']:.2f}x; target <= 1.6x)"
+    )
+    if trl is not None:
+        print(
+            f"ours GRPO / TRL GRPO step time: {grpo['step_s'] / trl['step_s']:.2f}x "
+            f"(per completion token {(grpo['step_s'] / grpo['tokens']) / (trl['step_s'] / trl['tokens']):.2f}x; target <= 1.0x)"
+        )
+
+
+if __name__ == "__main__":
+    main()
