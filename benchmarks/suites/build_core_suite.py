@@ -110,7 +110,7 @@ ROWS = [
     ),
     Row(
         "mathd_numbertheory_64",
-        "manual",
+        "auto",
         "⟨by decide, fun x hx => by omega⟩",
         statement="""theorem mathd_numbertheory_64 :
     30 * 39 % 47 = 42 % 47 ∧ ∀ x : Nat, 30 * x % 47 = 42 % 47 → 39 ≤ x :=""",
@@ -248,7 +248,7 @@ ROWS = [
     ),
     Row(
         "mathd_algebra_15",
-        "manual",
+        "auto",
         """by
   rw [h₀ 2 6 ⟨by decide, by decide⟩]""",
     ),
@@ -530,7 +530,7 @@ ROWS = [
     ),
     Row(
         "mathd_numbertheory_430",
-        "hard",
+        "auto",
         """by
   subst h₆
   have key : ∀ a, a ≤ 9 → 1 ≤ a → ∀ b, b ≤ 9 → 10 * a + a - b = 2 * (a + b) →
@@ -677,7 +677,7 @@ ROWS = [
     ),
     Row(
         "mathd_numbertheory_314",
-        "manual",
+        "auto",
         """by
   subst h₀
   obtain ⟨k, rfl⟩ := h₂
@@ -812,7 +812,7 @@ ROWS = [
     ),
     Row(
         "amc12b_2002_p2",
-        "manual",
+        "auto",
         """by
   subst h₀
   decide""",
