@@ -43,6 +43,17 @@ def replay_lake(tmp_path, monkeypatch):
     return lake
 
 
+def test_recording_matches_the_current_wrapper():
+    from leanfd.lean.verify import wrap
+
+    stale = [
+        r["proof"]
+        for r, a in zip(RECORDED["requests"], CASES, strict=True)
+        if wrap(a, 200_000).source != r["source"]
+    ]
+    assert not stale, "the verifier wraps attempts differently now: rerun tests/fixtures/record_session.py"
+
+
 def test_recorded_outputs_judge_like_the_embedded_backend(replay_lake):
     with Verifier(backend="native", workers=1, timeout_s=20) as v:
         verdicts = v.verify(CASES)
