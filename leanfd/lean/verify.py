@@ -276,10 +276,15 @@ class Verifier:
                 bar.update(1)
 
     def _run_one(self, session: LeanSession, w: Wrapped, timeout_s: float, goals: bool) -> Verdict:
-        try:
-            raw = session.run(w.source, w.theorem, timeout_s, goals=goals)
-        except SessionCrashed as e:
-            return Verdict(False, "crash", [], 0.0, [], f"the Lean session could not start: {e}")
+        # A process can die for reasons outside the attempt (the OOM killer, a signal); one retry in
+        # a fresh process tells those apart from an attempt that crashes Lean every time.
+        for attempt_no in range(2):
+            try:
+                raw = session.run(w.source, w.theorem, timeout_s, goals=goals)
+            except SessionCrashed as e:
+                return Verdict(False, "crash", [], 0.0, [], f"the Lean session could not start: {e}")
+            if not raw.crashed or attempt_no == 1:
+                break
         v = judge(w, raw)
         v.goals = [_relative_goal(w, g) for g in raw.goals]
         return v
@@ -380,11 +385,12 @@ def verify_batch(
     ``leanfd serve`` replicas at ``urls`` instead.
     """
     if executor == "http":
-        if not urls:
-            raise ValueError("executor='http' needs urls=[...] of running `leanfd serve` replicas")
         from leanfd.serve.client import verify_batch_http
 
-        return verify_batch_http(attempts, list(urls), timeout_s=timeout_s, heartbeats=heartbeats)
+        # urls=None: the client reads LEANFD_VERIFY_URLS (and expands dns+ names).
+        return verify_batch_http(
+            attempts, list(urls) if urls else None, timeout_s=timeout_s, heartbeats=heartbeats
+        )
     if executor != "local":
         raise ValueError(f"unknown executor {executor!r}; use local or http")
     v = shared_verifier(backend, workers)

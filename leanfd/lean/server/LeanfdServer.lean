@@ -33,12 +33,14 @@ partial def memName (n : Name) (xs : Array Name) (i : Nat := 0) : Bool :=
 
 /-- Axioms worth reporting: forbidden ones, the standard three, and any the attempt declared
 itself (an axiom from no imported module). Imported theorems arrive without bodies in the
-embedded build and look like axioms, so they are not listed. -/
-partial def reportable (env : Environment) (xs : Array Name) (i : Nat) (acc : Array Json) : Array Json :=
+embedded build and look like axioms, so they are not listed unless `all` (set with the
+environment variable `LEANFD_ALL_AXIOMS=1` by the native backend, whose imports carry bodies). -/
+partial def reportable (all : Bool) (env : Environment) (xs : Array Name) (i : Nat) (acc : Array Json) :
+    Array Json :=
   if h : i < xs.size then
     let a := xs[i]
-    let keep := memName a forbiddenAxioms || memName a standardAxioms || (env.getModuleIdxFor? a).isNone
-    reportable env xs (i + 1) (if keep then acc.push (toJson a.toString) else acc)
+    let keep := all || memName a forbiddenAxioms || memName a standardAxioms || (env.getModuleIdxFor? a).isNone
+    reportable all env xs (i + 1) (if keep then acc.push (toJson a.toString) else acc)
   else acc
 
 /-- The start line of every command except the end-of-input marker. -/
@@ -125,6 +127,7 @@ def handle (env : Environment) (id : Nat) (info src : String) : IO Unit := do
   let axioms : Array Name := if isThm then
       ((CollectAxioms.collect name).run env' |>.run {}).2.axioms
     else #[]
+  let all := (← IO.getEnv "LEANFD_ALL_AXIOMS") == some "1"
   let goals ← IO.mkRef (#[] : Array Json)
   if wantGoals then
     let trees := s.commandState.infoState.trees
@@ -132,7 +135,7 @@ def handle (env : Environment) (id : Nat) (info src : String) : IO Unit := do
   IO.println (Json.mkObj [("id", toJson id), ("done", toJson true),
     ("commands", Json.arr (commandLines fm s.commands 0 #[])),
     ("theorem", toJson isThm),
-    ("axioms", Json.arr (reportable env' axioms 0 #[])),
+    ("axioms", Json.arr (reportable all env' axioms 0 #[])),
     ("goals", Json.arr (← goals.get))]).compress
   (← IO.getStdout).flush
 
