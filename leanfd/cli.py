@@ -25,7 +25,9 @@ def _fail(msg: str) -> None:
 
 @app.command()
 def setup(
-    native: Annotated[bool, typer.Option(help="Also set up the native Lean + Mathlib project (needs internet).")] = False,
+    native: Annotated[
+        bool, typer.Option(help="Also set up the native Lean + Mathlib project (needs internet).")
+    ] = False,
 ) -> None:
     """Install the embedded Lean toolchain (idempotent, pinned, integrity-checked)."""
     from leanfd.lean.toolchain import ToolchainError, install_embedded
@@ -48,7 +50,9 @@ def setup(
 def verify(
     infile: Annotated[Path, typer.Argument(help="JSONL rows: {id, statement, proof, header?}.")],
     out: Annotated[Path | None, typer.Option("-o", "--out", help="Output JSONL (default: stdout).")] = None,
-    backend: Annotated[str, typer.Option(help="auto | embedded | native")] = "auto",
+    backend: Annotated[
+        str, typer.Option(help="auto | embedded | native | http (LEANFD_VERIFY_URLS)")
+    ] = "auto",
     timeout: Annotated[float, typer.Option(help="Wall-clock seconds per attempt.")] = 30.0,
     heartbeats: Annotated[int, typer.Option(help="Lean maxHeartbeats per attempt.")] = 200_000,
     workers: Annotated[int | None, typer.Option(help="Lean sessions in parallel (default: cores).")] = None,
@@ -83,13 +87,17 @@ def verify(
     else:
         write_jsonl_atomic(out, results)
     counts = Counter(v.status for v in verdicts)
-    typer.echo(f"{len(verdicts)} attempts: " + ", ".join(f"{k} {n}" for k, n in counts.most_common()), err=True)
+    typer.echo(
+        f"{len(verdicts)} attempts: " + ", ".join(f"{k} {n}" for k, n in counts.most_common()), err=True
+    )
 
 
 @app.command()
 def check(
     file: Annotated[Path, typer.Argument(help="A .lean file (core Lean for the embedded backend).")],
-    backend: Annotated[str, typer.Option(help="auto | embedded | native")] = "auto",
+    backend: Annotated[
+        str, typer.Option(help="auto | embedded | native | http (LEANFD_VERIFY_URLS)")
+    ] = "auto",
 ) -> None:
     """Print a whole Lean file's diagnostics (your own file: no guard); exit 1 if it has errors."""
     from leanfd.lean.check import check_file
@@ -106,16 +114,35 @@ def check(
 
 @app.command()
 def critique(
-    infile: Annotated[Path, typer.Argument(help="JSONL rows: {id, statement, proof, header?, reference_proof?, verdict?}.")],
+    infile: Annotated[
+        Path, typer.Argument(help="JSONL rows: {id, statement, proof, header?, reference_proof?, verdict?}.")
+    ],
     out: Annotated[Path, typer.Option("-o", "--out", help="Output JSONL, one critique row per input row.")],
-    critic: Annotated[str, typer.Option(help="rule (from Lean's messages) | lm (a frozen model corrects the proof)")] = "rule",
-    critic_model: Annotated[str | None, typer.Option(help="lm: model alias/path/hub id (transformers or vllm), or the model name at --critic-url.")] = None,
-    critic_url: Annotated[str | None, typer.Option(help="lm: an OpenAI-compatible server (http://host:port or its /v1 URL).")] = None,
-    critic_backend: Annotated[str, typer.Option(help="lm with --critic-model: transformers | vllm")] = "transformers",
+    critic: Annotated[
+        str, typer.Option(help="rule (from Lean's messages) | lm (a frozen model corrects the proof)")
+    ] = "rule",
+    critic_model: Annotated[
+        str | None,
+        typer.Option(
+            help="lm: model alias/path/hub id (transformers or vllm), or the model name at --critic-url."
+        ),
+    ] = None,
+    critic_url: Annotated[
+        str | None, typer.Option(help="lm: an OpenAI-compatible server (http://host:port or its /v1 URL).")
+    ] = None,
+    critic_backend: Annotated[
+        str, typer.Option(help="lm with --critic-model: transformers | vllm")
+    ] = "transformers",
     max_new_tokens: Annotated[int, typer.Option(help="lm: answer length limit.")] = 384,
-    verify_fix: Annotated[bool, typer.Option(help="lm: check each corrected proof with Lean (fix_verified).")] = False,
-    goals: Annotated[bool, typer.Option(help="Also ask Lean for the goals of failed rows that came with a verdict.")] = False,
-    backend: Annotated[str, typer.Option(help="auto | embedded | native")] = "auto",
+    verify_fix: Annotated[
+        bool, typer.Option(help="lm: check each corrected proof with Lean (fix_verified).")
+    ] = False,
+    goals: Annotated[
+        bool, typer.Option(help="Also ask Lean for the goals of failed rows that came with a verdict.")
+    ] = False,
+    backend: Annotated[
+        str, typer.Option(help="auto | embedded | native | http (LEANFD_VERIFY_URLS)")
+    ] = "auto",
     timeout: Annotated[float, typer.Option(help="Wall-clock seconds per attempt.")] = 30.0,
     heartbeats: Annotated[int, typer.Option(help="Lean maxHeartbeats per attempt.")] = 200_000,
     workers: Annotated[int | None, typer.Option(help="Lean sessions in parallel (default: cores).")] = None,

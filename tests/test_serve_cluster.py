@@ -91,3 +91,13 @@ def test_two_replicas_match_local_pool(replicas, verifier):
     # the lead's entry point routes executor="http" to the same client
     again = verify_batch(ATTEMPTS[:3], executor="http", urls=replicas, timeout_s=60.0)
     assert [_key(v) for v in again] == [_key(v) for v in local[:3]]
+
+
+def test_http_backend_reads_replicas_from_the_environment(replicas, verifier, monkeypatch):
+    """``Verifier("http")`` (what ``--backend http`` gives eval and train) uses LEANFD_VERIFY_URLS."""
+    from leanfd.lean import Verifier
+
+    monkeypatch.setenv("LEANFD_VERIFY_URLS", ",".join(replicas))
+    remote = Verifier("http").verify(ATTEMPTS[:4], timeout_s=60.0)
+    local = verifier.verify(ATTEMPTS[:4], timeout_s=60.0)
+    assert [_key(v) for v in remote] == [_key(v) for v in local]

@@ -228,6 +228,12 @@ class Verifier:
         timeout_s = self.timeout_s if timeout_s is None else timeout_s
         heartbeats = self.heartbeats if heartbeats is None else heartbeats
         progress = self.progress if progress is None else progress
+        if self.backend == "http":  # the replicas screen, wrap and judge with their own Verifier
+            from leanfd.serve.client import verify_batch_http
+
+            return verify_batch_http(
+                attempts, None, timeout_s=timeout_s, heartbeats=heartbeats, goals=goals, progress=progress
+            )
         verdicts: list[Verdict | None] = [None] * len(attempts)
         todo: dict[tuple[str, ...], list[tuple[int, Wrapped]]] = {}
         for i, a in enumerate(attempts):
@@ -336,9 +342,10 @@ def check_embedded_imports(imports: tuple[str, ...]) -> None:
 
 
 def resolve_backend(backend: str) -> str:
-    """``auto`` picks native when a native toolchain and lean_project/ are set up, else embedded."""
-    if backend not in ("auto", "embedded", "native"):
-        raise ValueError(f"unknown backend {backend!r}; use auto, embedded or native")
+    """``auto`` picks native when a native toolchain and lean_project/ are set up, else embedded.
+    ``http`` sends every batch to the ``leanfd serve`` replicas listed in ``LEANFD_VERIFY_URLS``."""
+    if backend not in ("auto", "embedded", "native", "http"):
+        raise ValueError(f"unknown backend {backend!r}; use auto, embedded, native or http")
     if backend != "auto":
         return backend
     try:
