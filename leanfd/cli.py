@@ -95,9 +95,7 @@ def verify(
 @app.command()
 def check(
     file: Annotated[Path, typer.Argument(help="A .lean file (core Lean for the embedded backend).")],
-    backend: Annotated[
-        str, typer.Option(help="auto | embedded | native | http (LEANFD_VERIFY_URLS)")
-    ] = "auto",
+    backend: Annotated[str, typer.Option(help="auto | embedded | native")] = "auto",
 ) -> None:
     """Print a whole Lean file's diagnostics (your own file: no guard); exit 1 if it has errors."""
     from leanfd.lean.check import check_file

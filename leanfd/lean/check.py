@@ -13,7 +13,10 @@ from leanfd.lean.verify import resolve_backend
 def check_file(path: Path, backend: str = "auto", timeout_s: float = 600.0) -> list[LeanMessage]:
     """Run Lean on ``path`` and return its messages (positions as in the file)."""
     path = Path(path).resolve()
-    if resolve_backend(backend) == "embedded":
+    backend = resolve_backend(backend)
+    if backend == "http":
+        raise ValueError("leanfd check runs Lean locally: use --backend embedded or native")
+    if backend == "embedded":
         from leanfd.lean.toolchain import install_embedded
 
         tc = install_embedded()
