@@ -152,3 +152,23 @@ def test_vllm_sampler_says_how_to_install_on_cpu():
             VLLMSampler("unused")
     else:  # pragma: no cover - GPU machines
         pytest.skip("vLLM installed: the GPU path is exercised elsewhere")
+
+
+def test_stop_strings_end_a_sample_after_the_completing_token(tiny):
+    sampler = TransformersSampler(tiny, batch_size=4, progress=False)
+    free = sampler.sample(PROMPTS[:1], n=4, temperature=1.0, max_new_tokens=20, seed=5)[0]
+    # A stop string the unconstrained samples do produce: a character from their texts.
+    stop = next(ch for ch in "etaoins" if sum(ch in s.text for s in free) >= 2)
+    out = sampler.sample(PROMPTS[:1], n=4, temperature=1.0, max_new_tokens=20, seed=5, stop=[stop])[0]
+    n_stopped = 0
+    for s, f in zip(out, free, strict=True):
+        assert len(s.token_ids) == len(s.logprobs) == len(s.entropies)
+        assert s.token_ids == f.token_ids[: len(s.token_ids)]  # same draw, cut earlier
+        assert s.logprobs == pytest.approx(f.logprobs[: len(s.token_ids)], abs=1e-5)
+        if stop in f.text:
+            n_stopped += 1
+            assert s.stopped and stop in s.text
+            assert stop not in tiny.tokenizer.decode(s.token_ids[:-1])
+        else:
+            assert s.token_ids == f.token_ids
+    assert n_stopped >= 2

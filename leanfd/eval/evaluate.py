@@ -72,7 +72,8 @@ class EvalConfig:
     #: the suite's other splits, never the evaluated one.
     prompt: str = "chat"
     few_shot: int = 0
-    #: start the answer with the ```lean4 fence and the statement (the model writes only the proof).
+    #: start the answer with the ```lean4 fence and the statement (the model writes only the proof);
+    #: sampling then also stops at the closing fence.
     prefill: bool = True
     #: per-attempt wall-clock limit in seconds, and Lean's deterministic limit.
     timeout_s: float = 30.0
@@ -219,6 +220,9 @@ def evaluate(cfg: EvalConfig, *, policy=None, verifier=None) -> EvalResult:
                 top_p=cfg.top_p,
                 max_new_tokens=cfg.max_new_tokens,
                 seed=cfg.seed * 100_003 + batch[0][0],
+                # With prefill the answer's fence is already open, so the next ``` closes the proof;
+                # whatever follows is discarded by extraction, so do not spend tokens on it.
+                stop=("```",) if cfg.prefill else (),
             )
             t_sample = time.perf_counter() - t0
             t0 = time.perf_counter()

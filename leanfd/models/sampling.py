@@ -56,9 +56,11 @@ class Sampler(Protocol):
         top_p: float = 1.0,
         max_new_tokens: int = 256,
         seed: int = 0,
+        stop: Sequence[str] = (),
     ) -> list[list[Sample]]:
         """``n`` samples for each prompt, in prompt order. Prompts are text already rendered by a
-        template (special tokens written out; the sampler adds none)."""
+        template (special tokens written out; the sampler adds none). A sample also ends right
+        after the token that completes one of the ``stop`` strings (kept in the text and tokens)."""
         ...
 
 
@@ -132,6 +134,7 @@ class TransformersSampler:
         top_p: float = 1.0,
         max_new_tokens: int = 256,
         seed: int = 0,
+        stop: Sequence[str] = (),
     ) -> list[list[Sample]]:
         import torch
         from tqdm.auto import tqdm
@@ -152,6 +155,7 @@ class TransformersSampler:
             eos_token_id=sorted(eos),
             output_logits=True,
             return_dict_in_generate=True,
+            stop_strings=list(stop) or None,
         )
         rows = [(i, j) for i in range(len(prompts)) for j in range(n)]
         results: list[list[Sample | None]] = [[None] * n for _ in prompts]
@@ -172,7 +176,7 @@ class TransformersSampler:
                 torch.no_grad(),
             ):
                 torch.manual_seed(seed * 1_000_003 + b)
-                out = model.generate(**enc, generation_config=gen_config)
+                out = model.generate(**enc, generation_config=gen_config, tokenizer=tok if stop else None)
             new = out.sequences[:, enc["input_ids"].shape[1] :]
             # Reduce each step's (B, V) logits to two (B,) vectors right away; stacking all steps
             # first would hold B × L × V floats at once.
@@ -186,16 +190,20 @@ class TransformersSampler:
             new_ids = new.cpu().tolist()
             for r, (i, j) in enumerate(chunk):
                 ids = new_ids[r]
-                stop = next((t for t, x in enumerate(ids) if x in eos), None)
-                length = len(ids) if stop is None else stop + 1
+                at_eos = next((t for t, x in enumerate(ids) if x in eos), None)
+                at_stop = _stop_index(tok, ids if at_eos is None else ids[:at_eos], stop)
+                # A finished row is padded with pad_token_id, often the eos id itself: cut at the
+                # first real end, the stop string's token coming before any padding.
+                end = at_stop if at_stop is not None else at_eos
+                length = len(ids) if end is None else end + 1
                 ids = ids[:length]
-                text_ids = ids[:-1] if stop is not None else ids
+                text_ids = ids[:-1] if at_stop is None and at_eos is not None else ids
                 results[i][j] = Sample(
                     text=tok.decode(text_ids, skip_special_tokens=True),
                     token_ids=ids,
                     logprobs=lp_all[r][:length],
                     entropies=ent_all[r][:length],
-                    stopped=stop is not None,
+                    stopped=end is not None,
                 )
                 self.stats.new_tokens += length
             self.stats.per_batch.append(time.perf_counter() - t0)
@@ -204,6 +212,21 @@ class TransformersSampler:
         self.stats.sequences = len(rows)
         self.stats.seconds = time.perf_counter() - t_start
         return results  # type: ignore[return-value]
+
+
+def _stop_index(tok, ids: list[int], stop: Sequence[str]) -> int | None:
+    """Index of the token whose decoding first completes a stop string, or None. Binary search:
+    once a prefix's text holds a stop string, every longer prefix does."""
+    if not stop or not ids or not any(s in tok.decode(ids) for s in stop):
+        return None
+    lo, hi = 0, len(ids) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if any(s in tok.decode(ids[: mid + 1]) for s in stop):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def topk_tempered_stats(
@@ -279,6 +302,7 @@ class VLLMSampler:
         top_p: float = 1.0,
         max_new_tokens: int = 256,
         seed: int = 0,
+        stop: Sequence[str] = (),
     ) -> list[list[Sample]]:
         from vllm import SamplingParams
 
@@ -291,6 +315,8 @@ class VLLMSampler:
             max_tokens=max_new_tokens,
             seed=seed,
             logprobs=self.logprobs_topk,
+            stop=list(stop) or None,
+            include_stop_str_in_output=True,  # same text as TransformersSampler
         )
         token_prompts = [
             {"prompt_token_ids": self.tokenizer(p, add_special_tokens=False)["input_ids"]} for p in prompts
@@ -317,7 +343,7 @@ class VLLMSampler:
                         token_ids=ids,
                         logprobs=lps,
                         entropies=ents,
-                        stopped=comp.finish_reason == "stop",
+                        stopped=comp.finish_reason == "stop",  # eos or a stop string
                     )
                 )
                 self.stats.new_tokens += len(ids)
