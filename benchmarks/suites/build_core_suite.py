@@ -851,18 +851,17 @@ ROWS = [
         "mathd_numbertheory_541",
         "hard",
         """by
-  have hm : m ≤ 2005 := Nat.le_of_dvd (by decide) ⟨n, h₂.symm⟩
-  have hn : n ≤ 2005 := Nat.le_of_dvd (by decide) ⟨m, by grind⟩
-  have key : ∀ m, m ≤ 2005 → 1 < m → 2005 % m = 0 → 1 < 2005 / m → m + 2005 / m = 406 := by
-    decide +kernel
-  have hdiv : 2005 / m = n := by
-    rw [← h₂]
-    exact Nat.mul_div_cancel_left n (by omega)
-  have hmod : 2005 % m = 0 := by
-    rw [← h₂]
-    exact Nat.mul_mod_right m n
-  have := key m hm h₀ hmod (hdiv ▸ h₁)
-  omega""",
+  have key : ∀ k, k ≤ 44 → 1 < k → 2005 % k = 0 → k = 5 := by decide
+  rcases Nat.lt_or_ge m 45 with hm | hm
+  · have := key m (by omega) h₀ (by rw [← h₂]; exact Nat.mul_mod_right m n)
+    subst this
+    omega
+  · rcases Nat.lt_or_ge n 45 with hn | hn
+    · have := key n (by omega) h₁ (by rw [← h₂]; exact Nat.mul_mod_left m n)
+      subst this
+      omega
+    · have := Nat.mul_le_mul hm hn
+      omega""",
     ),
     Row(
         "mathd_algebra_314",
