@@ -34,7 +34,8 @@ def plot_passk(runs: Mapping[str, pd.DataFrame], out: Path, title: str | None = 
     ax.set_xticklabels([str(k) for k in sorted(all_k)])
     ax.set_xlabel("k (samples)")
     ax.set_ylabel("pass@k (%)")
-    ax.set_ylim(bottom=0)
+    top = max(float(100 * df["pass@k"].max()) for df in runs.values())
+    ax.set_ylim(0, min(100.0, max(10.0, 1.15 * top)))  # an all-zero run still shows a readable axis
     ax.grid(True, which="major", alpha=0.3)
     if title is None:
         title = _common_title(runs)
