@@ -99,7 +99,9 @@ def main() -> None:
         warm = time.perf_counter() - t0
         per_attempt = statistics.median(x.time_s for x in v.verify(attempts[: min(20, args.n)]))
 
-        slow = Problem("slow", "theorem slow : ∀ x < 300, ∀ y < 300, x * y ≠ 9999991 :=")  # minutes in the kernel
+        slow = Problem(
+            "slow", "theorem slow : ∀ x < 300, ∀ y < 300, x * y ≠ 9999991 :="
+        )  # minutes in the kernel
         batch = [attempts[0], Attempt(slow, "by decide +kernel"), *attempts[1:8]]
         t0 = time.perf_counter()
         hv = v.verify(batch, timeout_s=args.hang_timeout, heartbeats=0)
