@@ -61,7 +61,7 @@ _DLSYM_NEW = (
 )
 # The build mounts only the host's /home and /tmp. We also mount the directories listed in
 # LEANFD_WASM_MOUNTS (':'-separated absolute paths), so the cache and work directories can live
-# anywhere (e.g. under /root/.cache).
+# anywhere (e.g. under ~/.cache when the home directory is not under /home).
 _MOUNT_OLD = 'FS.mount(NODEFS,{root:"/tmp"},"/tmp");'
 _MOUNT_NEW = (
     _MOUNT_OLD
