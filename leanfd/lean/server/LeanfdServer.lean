@@ -139,8 +139,10 @@ def handle (env : Environment) (id : Nat) (info src : String) : IO Unit := do
     ("goals", Json.arr (← goals.get))]).compress
   (← IO.getStdout).flush
 
-/-- Requests arrive as `N.lean` (source) then `N.req` (metadata, written last, by rename). -/
-partial def loop (env : Environment) (dir : System.FilePath) (id : Nat) : IO Unit := do
+/-- Requests arrive as `N.lean` (source) then `N.req` (metadata, written last, by rename).
+Polls with a back-off: 1 ms after a request, doubling while idle up to 64 ms, so a busy
+session answers at once and an idle one costs almost no CPU. -/
+partial def loop (env : Environment) (dir : System.FilePath) (id : Nat) (wait : UInt32 := 1) : IO Unit := do
   let req := dir / s!"{id}.req"
   if ← req.pathExists then
     let src := dir / s!"{id}.lean"
@@ -149,12 +151,12 @@ partial def loop (env : Environment) (dir : System.FilePath) (id : Nat) : IO Uni
     handle env id info content
     IO.FS.removeFile req
     IO.FS.removeFile src
-    loop env dir (id + 1)
+    loop env dir (id + 1) 1
   else
     -- the request directory disappears when the Python side closes (or cleans up after) us
     if !(← dir.pathExists) || (← (dir / "stop").pathExists) then return
-    IO.sleep 5
-    loop env dir id
+    IO.sleep wait
+    loop env dir id (if wait < 64 then wait * 2 else 64)
 
 partial def toImports (ms : List String) (acc : Array Import) : Array Import :=
   match ms with
