@@ -247,13 +247,31 @@ def plot(
     runs: Annotated[list[Path], typer.Argument(help="Run directories written by `leanfd eval`.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")] = Path("passk.png"),
 ) -> None:
-    """Overlay the pass@k curves of several eval runs (labels: run directory names)."""
-    from leanfd.eval.plots import plot_passk
+    """Overlay the pass@k curves of several eval runs (labels: run directory names, or their paths
+    when names repeat, e.g. fd/after and grpo/after for a trainer's eval runs)."""
+    from leanfd.eval.plots import plot_passk, run_labels
     from leanfd.eval.results import read_summary
 
     try:
-        tables = {r.name: read_summary(r) for r in runs}
+        tables = {label: read_summary(r) for label, r in zip(run_labels(runs), runs, strict=True)}
         plot_passk(tables, output)
+    except (FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+    typer.echo(f"wrote {output}")
+
+
+@app.command("plot-train")
+def plot_train(
+    runs: Annotated[list[Path], typer.Argument(help="Output directories written by `leanfd train`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")] = Path("training.png"),
+) -> None:
+    """Plot reward, policy entropy, loss and KL(student||teacher) per step for training runs."""
+    from leanfd.eval.plots import run_labels
+    from leanfd.train.plots import plot_training, read_metrics
+
+    try:
+        tables = {label: read_metrics(r) for label, r in zip(run_labels(runs), runs, strict=True)}
+        plot_training(tables, output)
     except (FileNotFoundError, ValueError) as e:
         _fail(str(e))
     typer.echo(f"wrote {output}")

@@ -62,14 +62,23 @@ def test_few_shot_from_the_evaluated_split_is_refused(tok):
     leak = Problem(name="other", statement="theorem other : True :=", split="test", reference_proof="trivial")
     with pytest.raises(ValueError, match="another split"):
         build_prompt(P, tok, examples=[leak])
-    with pytest.raises(ValueError, match="leak"):
-        build_prompt(
-            P,
-            tok,
-            examples=[
-                Problem(name="two_add_two", statement=P.statement, split="valid", reference_proof="by decide")
-            ],
-        )
+    itself = Problem(name="two_add_two", statement=P.statement, split="valid", reference_proof="by decide")
+    with pytest.raises(ValueError, match="the problem being asked"):
+        build_prompt(P, tok, examples=[itself])
+    # training prompts may show examples from the trained split, never the problem itself
+    assert "theorem other" in build_prompt(P, tok, examples=[leak], allow_same_split=True).text
+    with pytest.raises(ValueError, match="the problem being asked"):
+        build_prompt(P, tok, examples=[itself], allow_same_split=True)
+
+
+@pytest.mark.parametrize("style", ["chat", "plain"])
+def test_context_goes_after_the_question_and_changes_nothing_else(tok, style):
+    base = build_prompt(P, tok, style=style, examples=[EX])
+    fb = build_prompt(P, tok, style=style, examples=[EX], context="Lean says: unsolved goals.")
+    question_block = "```lean4\n" + P.statement + "\n```"
+    assert fb.response_prefix == base.response_prefix and fb.text.endswith(base.response_prefix)
+    assert fb.text.replace(question_block + "\n\nLean says: unsolved goals.", question_block, 1) == base.text
+    assert build_prompt(P, tok, style=style, examples=[EX], context="  ").text == base.text
 
 
 def test_example_without_reference_proof_is_refused(tok):

@@ -223,3 +223,24 @@ def test_micro_batches_accumulate_to_the_full_batch_gradient(method, aggregation
     assert any(g.abs().max() > 0 for g in grads[0].values())
     for n in grads[0]:
         torch.testing.assert_close(grads[1][n], grads[0][n], atol=1e-6, rtol=1e-4)
+
+
+def test_few_shot_examples_leave_the_stream_and_open_student_and_teacher_prompts(suite, tmp_path):
+    cfg = _cfg(tmp_path, suite, method="fd", few_shot=1, problems_per_step=2)
+    trainer = Trainer(cfg, policy=_tiny())
+    (ex,) = trainer.examples
+    assert ex.split == "valid" and ex.reference_proof  # a solved training problem, never held-out
+    assert ex.name not in {p.name for p in trainer.train_problems}
+    assert len(trainer.train_problems) == 2
+    trainer._verify = lambda attempts: [Verdict(False, "failed") for _ in attempts]  # no Lean here
+    batch = trainer.rollouts(0)
+    tok = trainer.tokenizer
+    shown = f"{ex.statement} {ex.reference_proof}"
+    for r in batch.rollouts:
+        assert r.problem.name != ex.name
+        assert shown in tok.decode(r.prompt_ids)
+        assert shown in tok.decode(r.teacher_prompt_ids)
+    with pytest.raises(ValueError, match="every training problem"):
+        Trainer(_cfg(tmp_path, suite, few_shot=1, train_limit=1), policy=_tiny())
+    with pytest.raises(ValueError, match="few_shot=-1"):
+        _cfg(tmp_path, suite, few_shot=-1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,12 +151,15 @@ def _round(xs: list[float]) -> list[float]:
     return [round(float(x), 6) for x in xs]
 
 
-def evaluate(cfg: EvalConfig, *, policy=None, verifier=None) -> EvalResult:
+def evaluate(
+    cfg: EvalConfig, *, policy=None, verifier=None, examples: Sequence[Problem] | None = None
+) -> EvalResult:
     """Run (or resume) an evaluation and write the run directory; returns the summary table.
 
     ``policy`` (a :class:`leanfd.models.policy.Policy`) and ``verifier`` (a warm
     :class:`leanfd.lean.Verifier`) may be passed in to reuse loaded ones; otherwise they are made
-    from ``cfg`` (and the verifier is closed at the end).
+    from ``cfg`` (and the verifier is closed at the end). ``examples`` fixes the few-shot examples
+    (a trainer passes the ones it trains with); otherwise ``cfg.few_shot`` picks them.
     """
     from tqdm.auto import tqdm
 
@@ -185,8 +189,8 @@ def evaluate(cfg: EvalConfig, *, policy=None, verifier=None) -> EvalResult:
         todo = [(i, p) for i, p in enumerate(problems) if p.name not in done]
         skipped = len(problems) - len(todo)
 
-        examples = []
-        if cfg.few_shot:
+        examples = list(examples or [])
+        if cfg.few_shot and not examples:
             examples = few_shot_examples(
                 load_suite(cfg.suite), exclude_split=cfg.split, k=cfg.few_shot, seed=cfg.seed
             )
@@ -279,7 +283,7 @@ def evaluate(cfg: EvalConfig, *, policy=None, verifier=None) -> EvalResult:
         "top_p": cfg.top_p,
         "max_new_tokens": cfg.max_new_tokens,
         "prompt": cfg.prompt,
-        "few_shot": cfg.few_shot,
+        "few_shot": len(examples) if examples else cfg.few_shot,
         "backend": verifier.backend,
         "estimator": "unbiased 1-C(n-c,k)/C(n,k)",
         **{k: round(v, 3) for k, v in timings.items()},

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +47,22 @@ def plot_passk(runs: Mapping[str, pd.DataFrame], out: Path, title: str | None = 
     atomic_write(out, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
     return out
+
+
+def run_labels(paths: Sequence[Path]) -> list[str]:
+    """Legend labels for run directories: their names when those differ, else their paths below
+    the deepest common folder, with a trainer's ``eval/`` level dropped (``fd/eval/after`` ->
+    ``fd/after``)."""
+    paths = [Path(p).resolve() for p in paths]
+    names = [p.name for p in paths]
+    if len(set(names)) == len(names):
+        return names
+    common = Path(os.path.commonpath(paths)) if len(paths) > 1 else paths[0].parent
+    labels = []
+    for p in paths:
+        parts = [x for x in p.relative_to(common).parts if x != "eval"] or [p.name]
+        labels.append("/".join(parts))
+    return labels
 
 
 def _common_title(runs: Mapping[str, pd.DataFrame]) -> str:

@@ -43,11 +43,13 @@ def _code(problem: Problem) -> str:
     return (header + "\n\n" if header else "") + problem.statement.rstrip()
 
 
-def _question(problem: Problem) -> str:
+def _question(problem: Problem, context: str | None = None) -> str:
     parts = [INSTRUCTION]
     if problem.informal:
         parts.append(f"Informal statement: {problem.informal.strip()}")
     parts.append(f"```lean4\n{_code(problem)}\n```")
+    if context and context.strip():
+        parts.append(context.strip())
     return "\n\n".join(parts)
 
 
@@ -57,9 +59,13 @@ def _answer(problem: Problem) -> str:
     return f"```lean4\n{_code(problem)} {problem.reference_proof.strip()}\n```"
 
 
-def _check_examples(problem: Problem, examples: Sequence[Problem]) -> None:
+def _check_examples(problem: Problem, examples: Sequence[Problem], allow_same_split: bool) -> None:
     for ex in examples:
-        if ex.name == problem.name or (ex.split is not None and ex.split == problem.split):
+        if ex.name == problem.name:
+            raise ValueError(
+                f"few-shot example {ex.name!r} is the problem being asked; drop it from the examples"
+            )
+        if not allow_same_split and ex.split is not None and ex.split == problem.split:
             raise ValueError(
                 f"few-shot example {ex.name!r} (split {ex.split!r}) would leak into the evaluation of "
                 f"{problem.name!r} (split {problem.split!r}): take examples from another split"
@@ -74,6 +80,8 @@ def build_prompt(
     examples: Sequence[Problem] = (),
     prefill: bool = True,
     system: str | None = SYSTEM,
+    context: str | None = None,
+    allow_same_split: bool = False,
 ) -> Prompt:
     """The prompt for ``problem``.
 
@@ -85,10 +93,15 @@ def build_prompt(
             evaluated split).
         prefill: start the answer with the ```` ```lean4 ```` fence and the statement.
         system: the system message (chat) or preamble line (plain); ``None`` for none.
+        context: text appended to the question after its code block (a trainer's feedback for
+            the teacher); the rest of the prompt, and so its tokens, stay the same.
+        allow_same_split: let examples come from the problem's own split (training prompts, where
+            the examples are training problems; never the problem itself). Evaluation keeps the
+            default, which refuses examples from the evaluated split.
     """
     if style not in STYLES:
         raise ValueError(f"prompt style {style!r}: expected one of {STYLES}")
-    _check_examples(problem, examples)
+    _check_examples(problem, examples, allow_same_split)
     prefix = f"```lean4\n{_code(problem)}" if prefill else ""
     if style == "chat":
         if tokenizer is None or not getattr(tokenizer, "chat_template", None):
@@ -99,11 +112,11 @@ def build_prompt(
         for ex in examples:
             messages.append({"role": "user", "content": _question(ex)})
             messages.append({"role": "assistant", "content": _answer(ex)})
-        messages.append({"role": "user", "content": _question(problem)})
+        messages.append({"role": "user", "content": _question(problem, context)})
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return Prompt(text=text + prefix, response_prefix=prefix)
     chunks = [system] if system else []
     for ex in examples:
         chunks.append(f"{_question(ex)}\n\n{_answer(ex)}")
-    chunks.append(f"{_question(problem)}\n\n{prefix}")
+    chunks.append(f"{_question(problem, context)}\n\n{prefix}")
     return Prompt(text="\n\n".join(chunks), response_prefix=prefix)

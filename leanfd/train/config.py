@@ -51,6 +51,12 @@ class TrainConfig:
     train_split: str = _opt("valid", "Split of --suite to train on (the core suite has valid and test).")
     eval_split: str = _opt("test", "Held-out split of --suite for the periodic evaluation.")
     train_limit: int | None = _opt(None, "Use only the first N training problems (smoke tests).")
+    few_shot: int = _opt(
+        0,
+        "Solved training problems shown before every question, in training and evaluation prompts "
+        "alike (a seeded pick from --train-split with reference proofs; they leave the training stream).",
+    )
+    prompt_style: str = _opt("chat", "Prompt style (leanfd.models.prompts): chat template or plain text.")
 
     # ---------------------------------------------------------------- model
     model: str = _opt(
@@ -192,6 +198,10 @@ class TrainConfig:
         def bad(msg: str) -> None:
             raise ValueError(f"invalid training config: {msg}")
 
+        if self.few_shot < 0:
+            bad(f"few_shot={self.few_shot}: give 0 (no examples) or a positive count")
+        if self.prompt_style not in ("chat", "plain"):
+            bad(f"prompt_style={self.prompt_style!r}: expected chat or plain")
         if isinstance(self.eval_ks, str):  # "1,2,4,8" from the command line
             try:
                 self.eval_ks = [int(k) for k in self.eval_ks.split(",") if k.strip()]

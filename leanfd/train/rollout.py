@@ -9,7 +9,6 @@ completion scores exactly the token the student sampled at t.
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -65,11 +64,15 @@ class RolloutBatch:
 # ------------------------------------------------------------------------------------- prompts
 
 
-def student_prompt(problem: Problem, tokenizer, style: str = "chat"):
-    """The student's prompt (a ``leanfd.models.prompts.Prompt``: ``text`` and ``response_prefix``)."""
+def student_prompt(problem: Problem, tokenizer, style: str = "chat", examples: Sequence[Problem] = ()):
+    """The student's prompt (a ``leanfd.models.prompts.Prompt``: ``text`` and ``response_prefix``).
+
+    ``examples`` are few-shot solved problems shown first; in training they are training problems
+    (the trainer keeps them out of the training stream), hence ``allow_same_split``.
+    """
     from leanfd.models.prompts import build_prompt
 
-    return build_prompt(problem, tokenizer, style=style)
+    return build_prompt(problem, tokenizer, style=style, examples=examples, allow_same_split=True)
 
 
 def teacher_context(feedback: str) -> str:
@@ -77,30 +80,25 @@ def teacher_context(feedback: str) -> str:
     return f"{feedback.strip()}\n\n{SOLVE_AGAIN}"
 
 
-def teacher_prompt_text(problem: Problem, tokenizer, feedback: str, style: str = "chat") -> str:
-    """The student's prompt with the feedback block inserted at the end of the question.
-
-    Uses ``build_prompt(..., context=...)`` when the models package offers it; otherwise inserts the
-    block right after the question's closing code fence in the rendered student prompt (the user
-    turn ends with the statement's ```` ``` ```` block; the prefilled answer, which repeats the
-    statement, has no closing fence), so the chat template, system prompt and prefill stay the same.
-    """
+def teacher_prompt_text(
+    problem: Problem,
+    tokenizer,
+    feedback: str,
+    style: str = "chat",
+    examples: Sequence[Problem] = (),
+) -> str:
+    """The student's prompt with the feedback block appended to the question (after its code
+    block): same chat template, system prompt, examples and prefilled answer as the student's."""
     from leanfd.models.prompts import build_prompt
 
-    block = teacher_context(feedback)
-    if "context" in inspect.signature(build_prompt).parameters:
-        return build_prompt(problem, tokenizer, style=style, context=block).text
-    student = build_prompt(problem, tokenizer, style=style).text
-    code = ((problem.header.strip() + "\n\n") if problem.header.strip() else "") + problem.statement.rstrip()
-    anchor = code + "\n```"
-    at = student.rfind(anchor)
-    if at < 0:
-        raise ValueError(
-            f"problem {problem.name!r}: cannot find the question's code block in the rendered prompt to "
-            "place the teacher's feedback after it; the prompt template changed (update teacher_prompt_text)"
-        )
-    cut = at + len(anchor)
-    return student[:cut] + "\n\n" + block + student[cut:]
+    return build_prompt(
+        problem,
+        tokenizer,
+        style=style,
+        examples=examples,
+        allow_same_split=True,
+        context=teacher_context(feedback),
+    ).text
 
 
 def encode(tokenizer, text: str) -> list[int]:
@@ -145,6 +143,8 @@ def collect_rollouts(
     feedback_on_success: bool = False,
     sibling_demos: bool = False,
     prompt_style: str = "chat",
+    examples: Sequence[Problem] = (),
+    stop: Sequence[str] = ("```",),
 ) -> RolloutBatch:
     """Sample ``group_size`` attempts per problem, verify all of them in one batch, reward them
     (1 proved, 0 otherwise) and, if ``feedback`` is given, build each attempt's teacher prompt.
@@ -152,10 +152,14 @@ def collect_rollouts(
     Failed attempts get a teacher (their feedback, plus a proved sibling's proof when
     ``sibling_demos``); proved attempts get one only with ``feedback_on_success``. Attempts without
     a teacher have ``feedback=None`` and are masked out of the FD loss.
+
+    ``stop``: sampling ends after the token completing one of these strings (kept in the
+    completion). The default closes the prefilled ```` ```lean4 ```` block, as ``leanfd eval`` does:
+    extraction ignores everything after it, so tokens spent there would be trained on for nothing.
     """
     from leanfd.models.extraction import extract_proof
 
-    prompts = [student_prompt(p, tokenizer, prompt_style) for p in problems]
+    prompts = [student_prompt(p, tokenizer, prompt_style, examples) for p in problems]
     t0 = time.perf_counter()
     samples = sampler.sample(
         [p.text for p in prompts],
@@ -164,6 +168,7 @@ def collect_rollouts(
         top_p=top_p,
         max_new_tokens=max_new_tokens,
         seed=seed,
+        stop=tuple(stop),
     )
     sample_s = time.perf_counter() - t0
 
@@ -213,7 +218,7 @@ def collect_rollouts(
                 block = f"{block.strip()}\n\n{sibling_demo(proved_in_group[r.group])}"
             r.feedback = block
             r.teacher_prompt_ids = encode(
-                tokenizer, teacher_prompt_text(r.problem, tokenizer, block, prompt_style)
+                tokenizer, teacher_prompt_text(r.problem, tokenizer, block, prompt_style, examples)
             )
     feedback_s = time.perf_counter() - t0
 

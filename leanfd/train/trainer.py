@@ -239,6 +239,25 @@ class Trainer:
 
         cfg = self.cfg
         self.train_problems = load_suite(cfg.suite, split=cfg.train_split, limit=cfg.train_limit)
+        #: few-shot examples for every training and evaluation prompt: solved training problems,
+        #: taken out of the training stream so no question is asked with its own answer shown.
+        self.examples: list[Problem] = []
+        if cfg.few_shot:
+            from leanfd.data import few_shot_examples
+
+            # few_shot_examples excludes one split; passing the eval split keeps them held-out-free,
+            # and the pool is then restricted to the (possibly limited) training problems.
+            pool = [p for p in self.train_problems if p.reference_proof]
+            self.examples = few_shot_examples(
+                pool, exclude_split=cfg.eval_split, k=cfg.few_shot, seed=cfg.seed
+            )
+            names = {p.name for p in self.examples}
+            self.train_problems = [p for p in self.train_problems if p.name not in names]
+            if not self.train_problems:
+                raise ValueError(
+                    f"few_shot={cfg.few_shot} takes every training problem as an example; lower "
+                    "--few-shot or raise --train-limit"
+                )
         self.eval_problems: list[Problem] = (
             [] if not cfg.evaluate else load_suite(cfg.suite, split=cfg.eval_split, limit=cfg.eval_limit)
         )
@@ -356,6 +375,8 @@ class Trainer:
                 feedback=feedback,
                 feedback_on_success=cfg.fd_on_success,
                 sibling_demos=cfg.sibling_demo,
+                prompt_style=cfg.prompt_style,
+                examples=self.examples,
             )
         finally:
             self.unwrapped.train()
@@ -580,11 +601,14 @@ class Trainer:
             seed=cfg.seed,  # the same sampling randomness at every checkpoint
             backend=cfg.lean_backend,
             batch_size=cfg.sampler_batch_size,
+            prompt=cfg.prompt_style,
             progress=False,
         )
         self.unwrapped.eval()
         try:
-            df = evaluate(ecfg, policy=self.policy, verifier=self._get_verifier()).summary
+            df = evaluate(
+                ecfg, policy=self.policy, verifier=self._get_verifier(), examples=self.examples
+            ).summary
         finally:
             self.unwrapped.train()
         result: dict[str, float] = {f"pass@{int(r.k)}": float(r["pass@k"]) for _, r in df.iterrows()}
