@@ -57,12 +57,21 @@ def ours(method: str, args, out: Path) -> dict[str, float]:
     trainer = Trainer(cfg)
     trainer._verify = lambda attempts: [Verdict(False, "failed") for _ in attempts]  # no Lean
     collect = trainer.rollouts
+    sample = trainer.sampler.sample
+
+    def sample_to_budget(*a, **kw):
+        # TRL's GRPOTrainer stops at EOS only; so do we here (training rollouts normally also stop
+        # at the closing ``` fence), so both trainers sample the same amount of work.
+        return sample(*a, **{**kw, "stop": ()})
 
     def rollouts(step):
         batch = collect(step)
         for r in batch.rollouts:
             r.reward = rule_reward(r.completion_ids)
+        batch.stats["reward_mean"] = statistics.mean(r.reward for r in batch.rollouts)
         return batch
+
+    trainer.sampler.sample = sample_to_budget
 
     trainer.rollouts = rollouts
     trainer.save_checkpoint = lambda *a, **k: None  # not part of a step's cost

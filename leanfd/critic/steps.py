@@ -17,6 +17,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import asdict, dataclass, field
 
+from leanfd.lean.guard import comment_end
+
 #: Tactics that introduce an intermediate fact (their proof may be a nested ``by`` block).
 _HAVE_LIKE = {"have", "haveI", "have'", "suffices", "obtain", "replace", "let", "letI"}
 _OPEN = "([{⟨⦃‹"
@@ -171,18 +173,8 @@ def tokenize(text: str) -> list[Token]:
         c = text[i]
         if c.isspace():
             i += 1
-        elif text.startswith("--", i):
-            j = text.find("\n", i)
-            i = n if j < 0 else j
-        elif text.startswith("/-", i):
-            level, i = 1, i + 2
-            while i < n and level:
-                if text.startswith("/-", i):
-                    level, i = level + 1, i + 2
-                elif text.startswith("-/", i):
-                    level, i = level - 1, i + 2
-                else:
-                    i += 1
+        elif (j := comment_end(text, i)) is not None:
+            i = j
         elif c == '"':
             j = i + 1
             while j < n and text[j] != '"':

@@ -113,6 +113,27 @@ _OPEN = re.compile(r"\bopen\b")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+def comment_end(text: str, i: int) -> int | None:
+    """If a Lean comment starts at ``text[i]``, the index just past it (a line comment ends before
+    its newline; block comments ``/- -/`` nest); otherwise ``None``. Shared with the critic's
+    tokenizer (``leanfd.critic.steps``)."""
+    n = len(text)
+    if text.startswith("--", i):
+        j = text.find("\n", i)
+        return n if j < 0 else j
+    if text.startswith("/-", i):
+        depth, j = 1, i + 2
+        while j < n and depth:
+            if text.startswith("/-", j):
+                depth, j = depth + 1, j + 2
+            elif text.startswith("-/", j):
+                depth, j = depth - 1, j + 2
+            else:
+                j += 1
+        return j
+    return None
+
+
 def blank_comments_and_strings(text: str) -> str:
     """Return ``text`` with comments and string/char literals replaced by spaces (newlines kept),
     so positions are unchanged. Handles nested ``/- -/`` block comments and escapes in strings.
@@ -127,20 +148,7 @@ def blank_comments_and_strings(text: str) -> str:
 
     while i < n:
         c = text[i]
-        if text.startswith("--", i):
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            blank(i, j)
-            i = j
-        elif text.startswith("/-", i):
-            depth, j = 1, i + 2
-            while j < n and depth:
-                if text.startswith("/-", j):
-                    depth, j = depth + 1, j + 2
-                elif text.startswith("-/", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
+        if (j := comment_end(text, i)) is not None:
             blank(i, j)
             i = j
         elif c == '"':

@@ -109,7 +109,9 @@ class TrainConfig:
     micro_batch_size: int = _opt(
         8,
         "Sequences per forward/backward; the step's P*G sequences are split into micro-batches whose "
-        "gradients are accumulated (gradient accumulation), weighted so the sum equals the full-batch gradient.",
+        "gradients are accumulated (gradient accumulation), weighted so the sum equals the full-batch gradient. "
+        "Memory grows with it times the prompt length squared on CPU (SDPA keeps attention weights for the "
+        "backward pass): with few-shot prompts (~800 tokens) use 2.",
     )
     gradient_checkpointing: bool = _opt(
         False, "Recompute activations in backward (less memory, ~30% slower)."

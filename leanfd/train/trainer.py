@@ -36,6 +36,10 @@ How this deviates from vanilla GRPO (DeepSeekMath), nanochat style:
    chosen aggregation (not the mean of micro-batch losses).
 6. The learning-rate schedule is a pure function of the step (no scheduler object to save), so a
    resumed run uses exactly the schedule of an uninterrupted one.
+7. Rollouts stop at the ``` that closes the prefilled proof block (as ``leanfd eval`` does):
+   extraction ignores what follows, so those tokens would cost compute and carry no reward.
+8. Optional few-shot examples (``--few-shot``) are solved training problems removed from the
+   training stream, shown in every training and evaluation prompt alike.
 
 FD in this loop: the teacher is the same network (EMA / frozen / live weights) given the prompt,
 a feedback block about the student's own attempt and "Correctly solve the original question.",
@@ -53,6 +57,7 @@ import math
 import os
 import random
 import shutil
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -206,6 +211,14 @@ def _lr_at(cfg: TrainConfig, step: int, phase_start: int, phase_steps: int) -> f
     if cfg.lr_scheduler == "cosine":
         return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * frac))
     return cfg.lr
+
+
+def _say(line: str) -> None:
+    """A log line that shows at once, above any progress bar, also when stdout is a file."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(line)
+    sys.stdout.flush()
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -749,6 +762,12 @@ class Trainer:
             self._writer.flush()
 
     def _log_eval(self, result: dict[str, float]) -> None:
+        if result:
+            passk = " ".join(f"{k} {v:.3f}" for k, v in result.items() if k.startswith("pass@"))
+            _say(
+                f"eval at step {self.step}: {passk} entropy/token {result['entropy_per_token']:.3f} "
+                f"({self.cfg.eval_split} split, n={self.cfg.eval_n})"
+            )
         if self._writer is not None:
             for k, v in result.items():
                 if math.isfinite(v):
@@ -797,7 +816,7 @@ class Trainer:
                     )
                     if self.step % cfg.log_every == 0:
                         m = result.metrics
-                        tqdm.write(
+                        _say(
                             f"step {self.step}/{cfg.steps} [{m['phase']}] reward {m['reward_mean']:.3f} "
                             f"zero-var {m['zero_var_frac']:.2f} loss {m['loss']:.4g} entropy {m['entropy']:.3f} "
                             f"kl(s|t) {m['kl_student_teacher']:.4g} clip {m['clip_frac']:.3f} "
