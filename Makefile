@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 demo: setup
-	$(VENV)/bin/leanfd eval --suite core --split test --model smollm2-135m -n 4 -k 1,2,4 --limit 12 --out results/demo
+	$(VENV)/bin/leanfd eval --suite core --split test --model smollm2-135m -n 4 -k 1,2,4 --limit 12 --few-shot 3 --out results/demo
 
 test: setup
 	$(PY) -m pytest
