@@ -113,6 +113,18 @@ def test_each_method_trains_through_lean_and_writes_metrics_and_checkpoints(
         assert 0.0 <= float(r["reward_mean"]) <= 1.0
         assert float(r["entropy"]) > 0 and float(r["verify_s"]) >= 0 and float(r["tokens_per_s"]) > 0
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    attempts = [json.loads(line) for line in (out / "rollouts.jsonl").read_text().splitlines()]
+    per_step = cfg.problems_per_step * cfg.group_size
+    assert [a["step"] for a in attempts] == [s for s in range(1, cfg.steps + 1) for _ in range(per_step)]
+    assert [a["phase"] for a in attempts[::per_step]] == phases
+    for h in history:
+        rewards = [x["reward"] for x in attempts if x["step"] == h.step]
+        assert sum(rewards) / len(rewards) == pytest.approx(h.metrics["reward_mean"])
+    for a in attempts:
+        assert a["reward"] == float(a["status"] == "proved")
+        assert (a["feedback"] is not None) == (a["phase"] == "fd" and a["status"] != "proved")
+        if a["proof"] is None:
+            assert a["status"] == "failed" and "no Lean proof" in a["reason"]
     ckpts = sorted(p.name for p in (out / "checkpoints").iterdir())
     assert [c for c in ckpts if c.startswith("step-")] == [f"step-{i:06d}" for i in range(1, cfg.steps + 1)]
     last = out / "checkpoints" / f"step-{cfg.steps:06d}"
@@ -162,6 +174,18 @@ def test_resume_gives_the_same_next_loss_as_an_uninterrupted_run(verifier, suite
     for n in full.ema.shadow:
         torch.testing.assert_close(full.ema.shadow[n], resumed.ema.shadow[n], atol=1e-6, rtol=0)
     assert [int(r["step"]) for r in _metrics(tmp_path / "b" / "run")] == [1, 2, 3]
+    # rollouts.jsonl: a row cut off by a kill and the rows of steps past the checkpoint are dropped
+    log = tmp_path / "b" / "run" / "rollouts.jsonl"
+    steps = [json.loads(line)["step"] for line in log.read_text().splitlines()]
+    assert steps == [s for s in (1, 2, 3) for _ in range(4)]
+    with open(log, "a") as f:
+        f.write('{"step": 4, "phase": "fd"}\n{"step": 5, "comp')
+    again = Trainer(
+        _cfg(tmp_path / "b", suite, steps=3, resume="auto", **kw), policy=_tiny(), verifier=verifier
+    )
+    again.load_checkpoint(again.latest_checkpoint())  # step 3
+    again._open_rollouts()
+    assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == steps
 
 
 def _hand_batch(trainer, rewards: list[float]) -> RolloutBatch:

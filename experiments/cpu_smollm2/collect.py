@@ -3,7 +3,8 @@
     python experiments/cpu_smollm2/collect.py RUNS_DIR RESULTS_DIR
 
 Writes RESULTS_DIR/summary.csv (one row per method and eval: pass@k, avg@n, entropy) and, per
-method, its metrics.csv and each eval's summary.csv; prints the summary table.
+method, its metrics.csv, rollouts.jsonl and each eval's summary.csv and samples.jsonl; prints the
+summary table.
 Checkpoints stay in RUNS_DIR (not committed).
 """
 
@@ -26,6 +27,8 @@ def main(runs: Path, results: Path) -> None:
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(run / "metrics.csv", dest / "metrics.csv")
         shutil.copyfile(run / "config.yaml", dest / "config.yaml")
+        if (run / "rollouts.jsonl").exists():  # every training attempt: what the model wrote
+            shutil.copyfile(run / "rollouts.jsonl", dest / "rollouts.jsonl")
         summary = run / "eval" / "summary.jsonl"
         if not summary.exists():
             sys.exit(f"{summary} is missing: did `leanfd train` finish for {run.name}?")
@@ -33,6 +36,9 @@ def main(runs: Path, results: Path) -> None:
             r = json.loads(line)
             rows.append({"method": run.name, **r})
             shutil.copyfile(run / "eval" / r["tag"] / "summary.csv", dest / f"eval_{r['tag']}.csv")
+            shutil.copyfile(
+                run / "eval" / r["tag"] / "samples.jsonl", dest / f"eval_{r['tag']}_samples.jsonl"
+            )
         m = pd.read_csv(run / "metrics.csv")
         rows[-1]["train_reward_mean"] = round(float(m["reward_mean"].mean()), 4)
         rows[-1]["train_s"] = round(float(m["step_s"].sum()), 1)

@@ -191,6 +191,12 @@ class TrainConfig:
     save_every: int = _opt(10, "Write a checkpoint every N steps (and always after the last step).")
     keep_checkpoints: int = _opt(2, "Keep only the newest N step checkpoints (the final one is always kept).")
     log_every: int = _opt(1, "Print a log line every N steps (metrics are written every step).")
+    log_rollouts: bool = _opt(
+        True,
+        "Write every training attempt (completion, extracted proof, Lean status and first error, "
+        "reward, the teacher's feedback) to --out/rollouts.jsonl, one row per attempt, to see what "
+        "the model actually writes.",
+    )
     tensorboard: bool = _opt(
         True, "Also write metrics to TensorBoard (torch.utils.tensorboard) under --out/tensorboard."
     )

@@ -191,6 +191,30 @@ class EMATeacher:
 # ------------------------------------------------------------------------------------- the run
 
 
+def rollout_rows(step: int, phase: str, batch: RolloutBatch) -> list[dict[str, Any]]:
+    """One JSON-able row per attempt of a step, for ``rollouts.jsonl``."""
+    rows = []
+    for r in batch.rollouts:
+        errors = r.verdict.errors
+        rows.append(
+            {
+                "step": step,
+                "phase": phase,
+                "problem": r.problem.name,
+                "group": r.group,
+                "completion": r.text,
+                "completion_tokens": len(r.completion_ids),
+                "proof": r.proof,
+                "status": r.verdict.status,
+                "reason": r.verdict.reason,
+                "first_error": errors[0].text if errors else None,
+                "reward": r.reward,
+                "feedback": r.feedback,
+            }
+        )
+    return rows
+
+
 @dataclass
 class StepResult:
     """What one step produced (the trainer's return value for tests and benchmarks)."""
@@ -556,6 +580,7 @@ class Trainer:
         return metrics
 
     def train_step(self, step: int) -> StepResult:
+        cfg = self.cfg
         t0 = time.perf_counter()
         phase = self.phase_of(step)
         batch = self.rollouts(step)
@@ -585,6 +610,8 @@ class Trainer:
             "update_s": t2 - t1,
             "step_s": t2 - t0,
         }
+        if cfg.log_rollouts:
+            self._log_rollouts(rollout_rows(step + 1, phase, batch))
         return StepResult(step + 1, phase, row)
 
     # ----------------------------------------------------------------------------- eval
@@ -750,6 +777,31 @@ class Trainer:
                 str(self.out / "tensorboard"), purge_step=self.step + 1 if self.step else None
             )
 
+    @property
+    def _rollouts_path(self) -> Path:
+        rank = self.acc.process_index
+        return self.out / ("rollouts.jsonl" if self.acc.num_processes == 1 else f"rollouts.rank{rank}.jsonl")
+
+    def _open_rollouts(self) -> None:
+        """Every rank keeps its own attempts; on resume, rows past the resumed step (and a line cut
+        off by a kill) are dropped, as in metrics.csv."""
+        path = self._rollouts_path
+        if not self.cfg.log_rollouts or not path.exists():
+            return
+        kept = []
+        for line in path.read_text().splitlines():
+            try:
+                if json.loads(line)["step"] <= self.step:
+                    kept.append(line + "\n")
+            except (ValueError, KeyError, TypeError):
+                continue
+        _atomic_write_text(path, "".join(kept))
+
+    def _log_rollouts(self, rows: list[dict[str, Any]]) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        with open(self._rollouts_path, "a") as f:  # one write per step
+            f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
     def _log(self, row: dict[str, Any]) -> None:
         with open(self.out / "metrics.csv", "a", newline="") as f:
             csv.DictWriter(f, METRIC_COLUMNS, extrasaction="ignore").writerow(
@@ -783,6 +835,7 @@ class Trainer:
             if ckpt is not None:
                 self.load_checkpoint(ckpt)
         main = self.acc.is_main_process
+        self._open_rollouts()
         if main:
             self._open_logs()
             _atomic_write_text(self.out / "config.yaml", cfg.to_yaml())
