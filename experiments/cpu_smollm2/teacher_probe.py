@@ -59,6 +59,7 @@ def main() -> None:
         is_fence = torch.zeros(len(tok), dtype=torch.bool)
         is_fence[fence] = True
         empty = tok("\n```", add_special_tokens=False)["input_ids"]
+        pad = tok.pad_token_id
         rows: list[dict] = []
         trainer.unwrapped.eval()
         try:
@@ -68,7 +69,6 @@ def main() -> None:
                     if r.teacher_prompt_ids is None:
                         continue
                     comp = [r.completion_ids]
-                    pad = tok.pad_token_id
                     with torch.no_grad():
                         s = completion_logits(trainer.unwrapped, pack([r.prompt_ids], comp, pad))
                         t = completion_logits(trainer.unwrapped, pack([r.teacher_prompt_ids], comp, pad))

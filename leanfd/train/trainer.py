@@ -580,7 +580,6 @@ class Trainer:
         return metrics
 
     def train_step(self, step: int) -> StepResult:
-        cfg = self.cfg
         t0 = time.perf_counter()
         phase = self.phase_of(step)
         batch = self.rollouts(step)
@@ -610,7 +609,7 @@ class Trainer:
             "update_s": t2 - t1,
             "step_s": t2 - t0,
         }
-        if cfg.log_rollouts:
+        if self.cfg.log_rollouts:
             self._log_rollouts(rollout_rows(step + 1, phase, batch))
         return StepResult(step + 1, phase, row)
 
