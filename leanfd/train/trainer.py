@@ -246,9 +246,9 @@ def _say(line: str) -> None:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    from leanfd.eval.results import atomic_write
+
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 class Trainer:
