@@ -82,7 +82,7 @@ def test_minif2f_provenance(suite, minif2f):
 
 def test_core_lean_only_and_reference_proofs_pass_the_guard(suite):
     assert not any(needs_mathlib(p) for p in suite)
-    check_backend_supports(suite, "embedded")
+    check_backend_supports(suite, False, "embedded")
     for p in suite:
         assert "sorry" not in p.reference_proof
         assert screen(p.reference_proof) is None, p.name

@@ -163,8 +163,8 @@ def test_bundled_minif2f_loads_completely_and_needs_mathlib():
     with pytest.raises(
         BackendUnsupportedError, match=r"this suite needs Mathlib \(488 of 488.*use --backend native"
     ):
-        check_backend_supports(problems, "embedded")
-    check_backend_supports(problems, "native")  # no error
+        check_backend_supports(problems, False, "embedded")
+    check_backend_supports(problems, True, "native")  # no error
 
 
 def test_mathlib_detection():
@@ -183,9 +183,7 @@ def test_mathlib_detection():
     # No import, but Mathlib-only notation in the statement.
     assert "ℝ" in mathlib_requirement(Problem("a", "theorem a (x : ℝ) : x = x :="))
     assert "∑" in mathlib_requirement(Problem("a", "theorem a : ∑ i in range 3, i = 3 :="))
-    check_backend_supports([core], "embedded")
-    with pytest.raises(ValueError, match="resolve 'auto' first"):
-        check_backend_supports([core], "auto")
+    check_backend_supports([core], False, "embedded")  # core Lean needs no Mathlib
 
 
 def _suite_with_splits() -> list[Problem]:

@@ -44,23 +44,19 @@ def needs_mathlib(problem: Problem) -> bool:
     return mathlib_requirement(problem) is not None
 
 
-def check_backend_supports(problems: Sequence[Problem], backend: str) -> None:
-    """Raise :class:`BackendUnsupportedError` if ``backend`` cannot check every problem.
-
-    ``backend`` is the backend that will actually run: ``"embedded"`` supports core Lean only;
-    ``"native"`` supports Mathlib. Resolve ``"auto"`` to one of them before calling.
+def check_backend_supports(problems: Sequence[Problem], supports_mathlib: bool, backend: str = "") -> None:
+    """Raise :class:`BackendUnsupportedError` if a backend that cannot check Mathlib (``supports_mathlib``
+    false) is asked to check problems that need it. Ask the verifier, not its name:
+    ``check_backend_supports(problems, verifier.supports_mathlib, verifier.backend)`` (an ``http``
+    verifier asks its replicas). ``backend`` only names the backend in the message.
     """
-    if backend == "native":
+    if supports_mathlib:
         return
-    if backend != "embedded":
-        raise ValueError(
-            f"unknown backend {backend!r}; expected 'embedded' or 'native' (resolve 'auto' first)"
-        )
     needing = [(p.name, why) for p in problems if (why := mathlib_requirement(p)) is not None]
     if needing:
         name, why = needing[0]
         raise BackendUnsupportedError(
             f"this suite needs Mathlib ({len(needing)} of {len(problems)} problems, e.g. {name}: {why}), "
-            "but the embedded backend has core Lean only; use --backend native, "
-            "see README 'Scale up'"
+            f"but the {backend or 'chosen'} backend has core Lean only; use --backend native (or "
+            "verify replicas started with --backend native), see README 'Scale up'"
         )

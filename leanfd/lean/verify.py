@@ -194,6 +194,16 @@ class Verifier:
         self._pools: dict[tuple[str, ...], list[LeanSession]] = {}
         self._lock = threading.Lock()
 
+    @property
+    def supports_mathlib(self) -> bool:
+        """Whether this verifier can check Mathlib problems: the native backend can, the embedded one
+        cannot, and an ``http`` verifier asks its replicas (each knows its own backend)."""
+        if self.backend == "http":
+            from leanfd.lean.http import replicas_support_mathlib
+
+            return replicas_support_mathlib()
+        return self.backend == "native"
+
     def _new_session(self, imports: tuple[str, ...]) -> LeanSession:
         if self.backend == "embedded":
             check_embedded_imports(imports)
@@ -229,7 +239,7 @@ class Verifier:
         heartbeats = self.heartbeats if heartbeats is None else heartbeats
         progress = self.progress if progress is None else progress
         if self.backend == "http":  # the replicas screen, wrap and judge with their own Verifier
-            from leanfd.serve.client import verify_batch_http
+            from leanfd.lean.http import verify_batch_http
 
             return verify_batch_http(
                 attempts, None, timeout_s=timeout_s, heartbeats=heartbeats, goals=goals, progress=progress
@@ -392,7 +402,7 @@ def verify_batch(
     ``leanfd serve`` replicas at ``urls`` instead.
     """
     if executor == "http":
-        from leanfd.serve.client import verify_batch_http
+        from leanfd.lean.http import verify_batch_http
 
         # urls=None: the client reads LEANFD_VERIFY_URLS (and expands dns+ names).
         return verify_batch_http(

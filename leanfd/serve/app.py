@@ -1,8 +1,10 @@
 """One verify replica: a FastAPI app that owns one warm :class:`leanfd.lean.Verifier`.
 
 Endpoints:
-- ``GET /health`` → ``{"ready": bool, "backend", "workers", "timeout_s", "heartbeats", "error"}``;
-  ``ready`` turns true once the Verifier's Lean sessions are warm (≈45 s for the embedded backend).
+- ``GET /health`` → ``{"ready": bool, "backend", "mathlib", "workers", "timeout_s", "heartbeats",
+  "error"}``; ``ready`` turns true once the Verifier's Lean sessions are warm (≈45 s for the embedded
+  backend). ``backend`` is the one the replica runs (``auto`` resolved) and ``mathlib`` whether it
+  can check Mathlib problems: clients ask this instead of guessing from names.
 - ``POST /verify`` with ``{"attempts": [{"problem": {...}, "proof": str}, ...], "timeout_s"?,
   "heartbeats"?, "goals"?}`` → ``{"verdicts": [Verdict.to_dict(), ...]}`` in input order (options
   default to the replica's own). A request that arrives before the replica is warm waits for it.
@@ -23,7 +25,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from leanfd.serve.wire import attempt_from_dict
+from leanfd.lean.http import attempt_from_dict
 
 #: Largest batch one request may carry; a client splits bigger batches into chunks.
 MAX_ATTEMPTS_PER_REQUEST = 4096
@@ -99,11 +101,9 @@ def create_app(
 
     @app.get("/health")
     def health() -> dict:
-        return {
-            "ready": replica.ready.is_set() and replica.verifier is not None,
-            "error": replica.error,
-            **config,
-        }
+        v = replica.verifier
+        known = {"backend": v.backend, "mathlib": v.supports_mathlib} if v is not None else {}
+        return {"ready": replica.ready.is_set() and v is not None, "error": replica.error, **config, **known}
 
     @app.post("/verify")
     def verify(req: VerifyRequest) -> dict:  # sync: FastAPI runs it in its thread pool

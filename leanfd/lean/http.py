@@ -1,4 +1,6 @@
-"""Spread a batch of attempts over N verify replicas (``leanfd serve``) and keep input order.
+"""The client of the verify service: spread a batch of attempts over N ``leanfd serve`` replicas and
+keep input order. It lives next to the verifier (``Verifier("http")`` uses it); ``leanfd/serve/``
+holds only the FastAPI app, which imports this module for the wire format.
 
 The batch is cut into chunks that go into one shared queue; one thread per replica takes the next
 chunk, posts it, and stores the verdicts at the chunk's place. Chunks start out round-robin and a
@@ -17,13 +19,29 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import asdict, fields
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from leanfd.data.problem import Attempt
+from leanfd.data.problem import Attempt, Problem
 from leanfd.lean.types import Verdict
-from leanfd.serve.wire import attempt_to_dict
+
+_PROBLEM_FIELDS = tuple(f.name for f in fields(Problem))
+
+
+def attempt_to_dict(a: Attempt) -> dict:
+    """The JSON shape of an attempt on the wire: ``{"problem": {Problem fields}, "proof": str}``
+    (verdicts use ``Verdict.to_dict``/``from_dict``)."""
+    return {"problem": asdict(a.problem), "proof": a.proof}
+
+
+def attempt_from_dict(d: dict) -> Attempt:
+    p = d["problem"]
+    unknown = set(p) - set(_PROBLEM_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown problem field(s) {sorted(unknown)}; expected some of {_PROBLEM_FIELDS}")
+    return Attempt(problem=Problem(**p), proof=d["proof"])
 
 
 class VerifyServiceError(RuntimeError):
@@ -220,3 +238,9 @@ def wait_until_ready(
                     + "; ".join(f"{u} ({errors.get(u, 'warming up')})" for u in waiting)
                 )
             time.sleep(poll_s)
+
+
+def replicas_support_mathlib(urls: Sequence[str] | None = None, timeout_s: float = 300.0) -> bool:
+    """True if every replica can check Mathlib problems. Each replica answers for its own backend
+    in /health (``mathlib``), so the client never guesses from a backend name."""
+    return all(bool(h.get("mathlib")) for h in wait_until_ready(urls, timeout_s=timeout_s))
