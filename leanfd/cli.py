@@ -62,7 +62,7 @@ def verify(
     from collections import Counter
 
     from leanfd.data.problem import Attempt, Problem
-    from leanfd.jsonl import InputError, read_jsonl, write_jsonl_atomic
+    from leanfd.io import InputError, read_jsonl, write_jsonl_atomic
     from leanfd.lean import VerifyInputError
     from leanfd.lean.verify import shared_verifier, wrap
 

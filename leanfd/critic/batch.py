@@ -160,7 +160,7 @@ def run_critique(
     """``leanfd critique``: read ``infile``, critique every row, write ``out`` atomically."""
     import sys
 
-    from leanfd.jsonl import InputError, read_jsonl, write_jsonl_atomic
+    from leanfd.io import InputError, read_jsonl, write_jsonl_atomic
     from leanfd.lean.verify import VerifyInputError, shared_verifier, wrap
 
     rows, labels = [], []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from leanfd.eval.results import atomic_write
+from leanfd.io import atomic_write
 
 
 def plot_passk(runs: Mapping[str, pd.DataFrame], out: Path, title: str | None = None) -> Path:

@@ -1,18 +1,16 @@
 """A run directory's files: ``samples.jsonl`` (one record per sample), ``summary.csv`` (one row per
-k), ``config.json``; reading them back, and atomic writes."""
+k), ``config.json``; writing them (through :mod:`leanfd.io`) and reading them back."""
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from leanfd.eval.metrics import avg_at_n, entropy_summary, pass_at_k
+from leanfd.io import append_jsonl, atomic_write, read_jsonl, write_jsonl_atomic
 
 SAMPLES = "samples.jsonl"
 SUMMARY = "summary.csv"
@@ -20,44 +18,12 @@ CONFIG = "config.json"
 PLOT = "passk.png"
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it over ``path``, so a
-    reader sees the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def read_samples(run_dir: Path) -> list[dict]:
     """Every well-formed record of ``samples.jsonl`` (a line cut short by a crash is skipped)."""
     path = Path(run_dir) / SAMPLES
     if not path.exists():
         return []
-    records = []
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return records
+    return [r for _, r in read_jsonl(path, strict=False)]
 
 
 def complete_problems(records: Iterable[dict], n: int) -> dict[str, list[dict]]:
@@ -75,22 +41,12 @@ def complete_problems(records: Iterable[dict], n: int) -> dict[str, list[dict]]:
 
 def write_records(path: Path, records: Sequence[dict]) -> None:
     """Rewrite ``samples.jsonl`` with exactly ``records`` (atomically)."""
-
-    def write(tmp: Path) -> None:
-        with tmp.open("w", encoding="utf-8") as f:
-            for r in records:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
-
-    atomic_write(path, write)
+    write_jsonl_atomic(path, records)
 
 
 def append_records(path: Path, records: Sequence[dict]) -> None:
     """Append records and push them to disk before returning: a crash afterwards loses nothing."""
-    with Path(path).open("a", encoding="utf-8") as f:
-        for r in records:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    append_jsonl(path, records)
 
 
 def summarize(problems: dict[str, list[dict]], ks: Sequence[int], meta: dict) -> pd.DataFrame:

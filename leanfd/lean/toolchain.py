@@ -23,6 +23,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from leanfd.io import cache_dir
+
 REGISTRY = os.environ.get("LEANFD_NPM_REGISTRY", "https://registry.npmjs.org")
 
 
@@ -73,15 +75,6 @@ _PATCH_VERSION = "2"  # bump when the patches change, so old installs get re-pat
 
 class ToolchainError(RuntimeError):
     """A Lean toolchain could not be found or installed; the message says what to do."""
-
-
-def cache_dir() -> Path:
-    """Where leanfd keeps downloaded artefacts: ``$LEANFD_CACHE``, else ``$XDG_CACHE_HOME/leanfd``,
-    else ``~/.cache/leanfd``."""
-    if os.environ.get("LEANFD_CACHE"):
-        return Path(os.environ["LEANFD_CACHE"]).expanduser().resolve()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return (Path(base) / "leanfd").resolve()
 
 
 @dataclass(frozen=True)

