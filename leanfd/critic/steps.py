@@ -14,17 +14,12 @@ line 1 is the first line of the proof text.
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import asdict, dataclass, field
 
-from leanfd.lean.guard import comment_end
+from leanfd.syntax import Token, tokenize
 
 #: Tactics that introduce an intermediate fact (their proof may be a nested ``by`` block).
 _HAVE_LIKE = {"have", "haveI", "have'", "suffices", "obtain", "replace", "let", "letI"}
-_OPEN = "([{⟨⦃‹"
-_CLOSE = ")]}⟩⦄›"
-# Longest first, so ``<;>`` is not read as ``<`` ``;`` ``>`` and ``|>`` is not a bare ``|``.
-_SYMBOLS = ("<;>", "<|>", "|>.", ":=", "=>", "||", "|>", "<|", "..", "::", "->", "<-", ">=", "<=")
 
 
 @dataclass(frozen=True)
@@ -124,90 +119,6 @@ class ProofSteps:
             if (s.span.line, s.span.col) <= (line, col):
                 best = s
         return best
-
-
-@dataclass(frozen=True)
-class Token:
-    text: str
-    start: int
-    end: int
-    line: int
-    col: int
-    depth: int  # bracket depth before this token
-    line_start: bool  # first token on its line
-
-
-# --------------------------------------------------------------------------------------------------
-# Lexing
-
-
-def _is_id_start(c: str) -> bool:
-    return c.isalpha() or c == "_"
-
-
-def _is_id_rest(c: str) -> bool:
-    return c.isalnum() or c in "_'!?" or "\u2080" <= c <= "\u209c" or "\u1d62" <= c <= "\u1d6a"
-
-
-def tokenize(text: str) -> list[Token]:
-    """Code tokens of ``text`` with positions and bracket depth; comments and whitespace dropped."""
-    line_starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
-    toks: list[Token] = []
-    depth, i, n = 0, 0, len(text)
-    last_line = 0
-
-    def emit(start: int, end: int) -> None:
-        nonlocal last_line, depth
-        line = bisect.bisect_right(line_starts, start)
-        tok_text = text[start:end]
-        d = depth
-        if tok_text in _OPEN:
-            depth += 1
-        elif tok_text in _CLOSE:
-            depth = max(0, depth - 1)
-            d = depth  # a closer sits at the depth of what it closes back to
-        toks.append(Token(tok_text, start, end, line, start - line_starts[line - 1], d, line != last_line))
-        last_line = line
-
-    while i < n:
-        c = text[i]
-        if c.isspace():
-            i += 1
-        elif (j := comment_end(text, i)) is not None:
-            i = j
-        elif c == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            emit(i, min(j + 1, n))
-            i = j + 1
-        elif c == "«":
-            j = text.find("»", i)
-            j = n if j < 0 else j + 1
-            emit(i, j)
-            i = j
-        elif _is_id_start(c):
-            j = i + 1
-            while j < n:
-                if _is_id_rest(text[j]):
-                    j += 1
-                elif text[j] == "." and j + 1 < n and (_is_id_start(text[j + 1]) or text[j + 1].isdigit()):
-                    j += 2
-                else:
-                    break
-            emit(i, j)
-            i = j
-        elif c.isdigit():
-            j = i + 1
-            while j < n and (text[j].isalnum() or text[j] == "_"):
-                j += 1
-            emit(i, j)
-            i = j
-        else:
-            sym = next((s for s in _SYMBOLS if text.startswith(s, i)), c)
-            emit(i, i + len(sym))
-            i += len(sym)
-    return toks
 
 
 # --------------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from leanfd.data.problem import Problem
+from leanfd.syntax import name_parts, tokenize, top_level_assign
 
 DEFAULT_HEADER = "import Mathlib"
 _SPLITS = ("train", "val", "test")
@@ -141,40 +142,6 @@ def read_leandojo(path: str | Path) -> list[LeanDojoTheorem]:
 # -- statement recovery -----------------------------------------------------------------------------
 
 
-def split_at_assign(decl: str) -> tuple[str, str] | None:
-    """Split declaration text at its top-level ``:=`` into ``(statement incl. ':=', proof)``.
-
-    ``:=`` inside brackets (default arguments, ``let``) or comments does not count; a declaration
-    by pattern matching (``| 0 => …``) has none and gives None. Hand-written because no Python
-    library parses Lean; it tracks bracket depth and skips comments and string literals.
-    """
-    depth, i, n = 0, 0, len(decl)
-    while i < n:
-        c = decl[i]
-        if decl.startswith("--", i):
-            i = decl.find("\n", i)
-            i = n if i < 0 else i
-            continue
-        if decl.startswith("/-", i):
-            j = decl.find("-/", i + 2)
-            i = n if j < 0 else j + 2
-            continue
-        if c == '"':
-            j = i + 1
-            while j < n and decl[j] != '"':
-                j += 2 if decl[j] == "\\" else 1
-            i = j + 1
-            continue
-        if c in "([{⟨⦃":
-            depth += 1
-        elif c in ")]}⟩⦄":
-            depth -= 1
-        elif depth == 0 and decl.startswith(":=", i):
-            return decl[: i + 2], decl[i + 2 :]
-        i += 1
-    return None
-
-
 _DECL = re.compile(
     r"(?:@\[[^\]]*\]\s*)?(?:(?:private|protected|nonrec|noncomputable)\s+)*(theorem|lemma)\s+(\S+)"
 )
@@ -186,6 +153,13 @@ def _rename_decl(statement: str, new_name: str) -> str | None:
     if not m:
         return None
     return statement[: m.start()] + f"theorem {new_name}" + statement[m.end() :]
+
+
+def split_at_assign(decl: str) -> tuple[str, str] | None:
+    """Split declaration text at its top-level ``:=`` into ``(statement incl. ':=', proof)``, or
+    None when it has none (a declaration by pattern matching, ``| 0 => …``)."""
+    i = top_level_assign(decl)
+    return None if i is None else (decl[: i + 2], decl[i + 2 :])
 
 
 def statement_from_text(decl: str, new_name: str) -> tuple[str, str] | None:
@@ -383,11 +357,10 @@ def load_leandojo(
 
 
 def cites_original(proof: str, thm: LeanDojoTheorem) -> bool:
-    """Whether ``proof`` names the original theorem (in scope under ``import Mathlib``)."""
-    short = thm.full_name.split(".")[-1]
-    return bool(re.search(rf"(?<![\w.']){re.escape(thm.full_name)}(?![\w'])", proof)) or bool(
-        re.search(rf"(?<![\w']){re.escape(short)}(?![\w'])", proof)
-    )
+    """Whether ``proof`` names the original theorem (in scope under ``import Mathlib``): a name in
+    its code whose components include the theorem's last one (``two_le``, ``Demo.two_le.symm``)."""
+    short = (name_parts(thm.full_name) or [thm.full_name])[-1]
+    return any(t.kind == "ident" and short in name_parts(t.text) for t in tokenize(proof))
 
 
 # -- LeanDojo's Dojo: tactic-by-tactic interaction (optional) ---------------------------------------

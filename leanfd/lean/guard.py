@@ -7,12 +7,15 @@ session also checks that the attempt produced exactly one command and audits the
 construct the guard misses still cannot turn into an accepted proof.
 
 The guard works on the text with comments and string/char literals blanked out (so a forbidden
-word inside a comment or string is harmless and allowed), by whole-word matching.
+word inside a comment or string is harmless and allowed), by whole-identifier matching; the lexing
+is :mod:`leanfd.syntax`, which reads comments, literals and names as Lean does.
 """
 
 from __future__ import annotations
 
 import re
+
+from leanfd.syntax import blank_comments_and_strings, identifiers, name_parts
 
 #: Maximum proof length in characters (longer text is refused before it reaches Lean).
 MAX_PROOF_CHARS = 50_000
@@ -98,74 +101,16 @@ _FORBIDDEN_WORDS: dict[str, str] = {
     "IO": "mentions IO",
 }
 
-_ID = r"(?:[A-Za-z_\u00C0-\U0010FFFF][A-Za-z0-9_'!?\u00C0-\U0010FFFF]*|«[^»]*»)"
-_IDENT = re.compile(rf"{_ID}(?:\.{_ID})*")
 # Names refused wherever they appear in a dotted name (e.g. `Lean.ofReduceBool`).
 _FORBIDDEN_ANYWHERE = {
     "native_decide", "ofReduceBool", "ofReduceNat", "trustCompiler", "implemented_by", "sorryAx",
     "unsafeCast", "unsafeIO", "unsafeBaseIO", "unsafeEIO", "ptrAddrUnsafe", "IO",
 }  # fmt: skip
-_CHAR_LITERAL = re.compile(r"'(?:\\(?:u\{[0-9a-fA-F]+\}|x[0-9a-fA-F]{2}|.)|[^\\'\n])'")
 _HASH_COMMAND = re.compile(r"#[A-Za-z_]\w*")
 _ATTRIBUTE = re.compile(r"@\[")
 _OPEN = re.compile(r"\bopen\b")
 # Lean's ASCII control characters other than tab/newline/CR have no business in a proof.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def comment_end(text: str, i: int) -> int | None:
-    """If a Lean comment starts at ``text[i]``, the index just past it (a line comment ends before
-    its newline; block comments ``/- -/`` nest); otherwise ``None``. Shared with the critic's
-    tokenizer (``leanfd.critic.steps``)."""
-    n = len(text)
-    if text.startswith("--", i):
-        j = text.find("\n", i)
-        return n if j < 0 else j
-    if text.startswith("/-", i):
-        depth, j = 1, i + 2
-        while j < n and depth:
-            if text.startswith("/-", j):
-                depth, j = depth + 1, j + 2
-            elif text.startswith("-/", j):
-                depth, j = depth - 1, j + 2
-            else:
-                j += 1
-        return j
-    return None
-
-
-def blank_comments_and_strings(text: str) -> str:
-    """Return ``text`` with comments and string/char literals replaced by spaces (newlines kept),
-    so positions are unchanged. Handles nested ``/- -/`` block comments and escapes in strings.
-    Written by hand: no Python library lexes Lean 4."""
-    out = list(text)
-    i, n = 0, len(text)
-
-    def blank(a: int, b: int) -> None:
-        for k in range(a, min(b, n)):
-            if out[k] != "\n":
-                out[k] = " "
-
-    while i < n:
-        c = text[i]
-        if (j := comment_end(text, i)) is not None:
-            blank(i, j)
-            i = j
-        elif c == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            blank(i, j + 1)
-            i = j + 1
-        elif c == "'" and not (i > 0 and (text[i - 1].isalnum() or text[i - 1] in "_'!?")):
-            # a char literal such as 'a' or '\n'; after an identifier character it is a prime (h')
-            m = _CHAR_LITERAL.match(text, i)
-            j = m.end() if m else i + 1
-            blank(i, j)
-            i = j
-        else:
-            i += 1
-    return "".join(out)
 
 
 def screen(proof: str) -> str | None:
@@ -179,13 +124,13 @@ def screen(proof: str) -> str | None:
         return f"`{m.group()}` is a command; a proof may not contain commands"
     if _ATTRIBUTE.search(code):
         return "`@[...]` attributes are not allowed in a proof"
-    for m in _IDENT.finditer(code):
-        parts = m.group().split(".")
+    for name in identifiers(code):
+        parts = name_parts(name)
         if parts[0] in _FORBIDDEN_WORDS:
             return f"`{parts[0]}` is not allowed in a proof ({_FORBIDDEN_WORDS[parts[0]]})"
         for part in parts[1:]:
             if part in _FORBIDDEN_ANYWHERE:
-                return f"`{m.group()}` is not allowed in a proof ({_FORBIDDEN_WORDS[part]})"
+                return f"`{name}` is not allowed in a proof ({_FORBIDDEN_WORDS[part]})"
     for m in _OPEN.finditer(code):
         rest = code[m.end() :].split("\n", 1)[0]
         if not re.search(r"\bin\b", rest):
