@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 
 import pytest
 import torch
@@ -12,7 +13,8 @@ import torch
 from leanfd.lean.types import Verdict
 from leanfd.train.config import TrainConfig
 from leanfd.train.rollout import Rollout, RolloutBatch, encode, student_prompt, teacher_prompt_text
-from leanfd.train.trainer import METRIC_COLUMNS, Trainer
+from leanfd.train.runlog import METRIC_COLUMNS
+from leanfd.train.trainer import Trainer
 
 ROWS = [
     {
@@ -184,7 +186,8 @@ def test_resume_gives_the_same_next_loss_as_an_uninterrupted_run(verifier, suite
         _cfg(tmp_path / "b", suite, steps=3, resume="auto", **kw), policy=_tiny(), verifier=verifier
     )
     again.load_checkpoint(again.latest_checkpoint())  # step 3
-    again._open_rollouts()
+    again.log.open(again.step)
+    again.log.close()
     assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == steps
 
 
@@ -247,6 +250,42 @@ def test_micro_batches_accumulate_to_the_full_batch_gradient(method, aggregation
     assert any(g.abs().max() > 0 for g in grads[0].values())
     for n in grads[0]:
         torch.testing.assert_close(grads[1][n], grads[0][n], atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "method,options,diagnostics",
+    [
+        # beta > 0 trains every row: a random model's equal rewards leave the KL term to learn from
+        ("grpo", {"beta": 0.1}, ["ref_kl", "ratio_mean", "clip_frac", "approx_kl"]),
+        (
+            "fd",
+            {"teacher": "ema"},
+            ["kl_student_teacher", "fd_div", "teacher_logp_gap", "student_entropy", "is_weight_mean"],
+        ),
+    ],
+)
+def test_every_loss_diagnostic_reaches_metrics_csv(method, options, diagnostics, suite, tmp_path):
+    # a second pass over the batch is off-policy: the ratio and importance weight are measured
+    cfg = _cfg(tmp_path, suite, method=method, steps=1, updates_per_batch=2, **options)
+    trainer = Trainer(cfg, policy=_tiny())
+    trainer._verify = lambda attempts: [Verdict(False, "failed") for _ in attempts]  # no Lean here
+    (step,) = trainer.run()
+    (row,) = _metrics(tmp_path / "run")
+    for k in diagnostics:
+        assert math.isfinite(float(row[k])), k
+        assert float(row[k]) == pytest.approx(step.metrics[k], rel=1e-5)
+    if method == "fd":
+        assert float(row["student_entropy"]) > 0 and 0 < float(row["is_weight_mean"]) <= cfg.is_cap
+    else:
+        assert float(row["ref_kl"]) >= 0 and float(row["ratio_mean"]) > 0
+
+
+def test_grpo_diagnostics_are_means_over_the_rows_that_train(suite, tmp_path):
+    trainer = Trainer(_cfg(tmp_path, suite, method="grpo"), policy=_tiny())
+    m = trainer.backward(0, _hand_batch(trainer, [1.0, 0.0, 0.0, 0.0]))  # group 2: zero advantage, skipped
+    assert m["zero_var_frac"] == 0.5
+    assert m["ratio_mean"] == pytest.approx(1.0)  # on-policy; not diluted by the skipped rows
+    assert m["approx_kl"] == pytest.approx(0.0, abs=1e-12) and m["clip_frac"] == 0.0
 
 
 def test_few_shot_examples_leave_the_stream_and_open_student_and_teacher_prompts(suite, tmp_path):

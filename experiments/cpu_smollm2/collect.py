@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from leanfd.eval.results import atomic_write
+from leanfd.io import atomic_write
 
 
 def main(runs: Path, results: Path) -> None:

@@ -293,10 +293,6 @@ class TrainConfig:
     # ------------------------------------------------------------------------------------------ I/O
 
     @classmethod
-    def field_help(cls) -> dict[str, str]:
-        return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}
-
-    @classmethod
     def from_yaml(cls, path: str | Path | None = None, **overrides: Any) -> TrainConfig:
         """Options from a YAML mapping (keys are field names, ``-`` or ``_``), then ``overrides``
         (values of None are ignored, so unset CLI flags never mask the file)."""

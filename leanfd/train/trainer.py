@@ -1,10 +1,12 @@
 """Train a Lean 4 prover with Feedback Distillation (FD), GRPO, or FD then GRPO, against real Lean.
 
-Read top to bottom: ``train(cfg)`` builds everything, then each step samples G attempts for P
-problems, verifies them in one batch, and takes one (or ``updates_per_batch``) optimizer step on
-the FD loss (student vs a feedback-conditioned self-teacher) or the GRPO loss (group-relative
-advantages from the verifier's binary reward). Losses live in ``losses.py``, rollouts in
-``rollout.py``; this file is the loop.
+Read top to bottom: ``train(cfg)`` builds everything, then ``Trainer.run`` loops over steps; each
+step samples G attempts for P problems, verifies them in one batch, and takes one (or
+``updates_per_batch``) optimizer step on the FD loss (student vs a feedback-conditioned
+self-teacher) or the GRPO loss (group-relative advantages from the verifier's binary reward). This
+file is the loop; losses live in ``losses.py``, rollouts in ``rollout.py``, the teacher's weights
+in ``teacher.py``, checkpoints in ``checkpoint.py`` and the logs (metrics.csv, TensorBoard,
+rollouts.jsonl) in ``runlog.py``.
 
 Launching (the same code everywhere; accelerate picks the device and the distribution)::
 
@@ -51,23 +53,20 @@ optimizer, as if launched from FD's last checkpoint, in one run.
 from __future__ import annotations
 
 import contextlib
-import csv
-import json
 import math
-import os
 import random
 import shutil
-import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from leanfd.data.problem import Problem
+from leanfd.io import atomic_write
+from leanfd.train import checkpoint
 from leanfd.train import losses as L
 from leanfd.train.config import TrainConfig
 from leanfd.train.rollout import (
@@ -78,31 +77,8 @@ from leanfd.train.rollout import (
     critic_feedback,
     pack,
 )
-
-#: Columns of metrics.csv, in order (a phase that does not produce a metric leaves it empty).
-METRIC_COLUMNS = [
-    "step",
-    "phase",
-    "reward_mean",
-    "zero_var_frac",
-    "loss",
-    "entropy",
-    "kl_student_teacher",
-    "clip_frac",
-    "approx_kl",
-    "teacher_frac",
-    "teacher_logp_gap",
-    "grad_norm",
-    "lr",
-    "completion_len_mean",
-    "no_proof_frac",
-    "tokens_per_s",
-    "sample_s",
-    "verify_s",
-    "update_s",
-    "step_s",
-]
-
+from leanfd.train.runlog import RunLog, reduce_over_ranks
+from leanfd.train.teacher import make_ema, teacher_weights
 
 # ------------------------------------------------------------------------------------- data order
 
@@ -142,77 +118,27 @@ class ProblemStream:
         self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
 
 
-# ------------------------------------------------------------------------------------- teachers
-
-
-class EMATeacher:
-    """Shadow copies of the trainable weights, θ_T ← (1 − rate) θ_T + rate θ_S after each step.
-
-    With LoRA only the adapter is shadowed (a few MB); with full fine-tuning every weight (one more
-    model in memory). ``rate=0`` keeps the initial weights: the frozen teacher for full fine-tuning.
-    The teacher forward swaps the shadow in place and back (no second model object, works the same
-    under DDP), always before the student's forward so no autograd graph sees the swap.
-    """
-
-    def __init__(self, model: torch.nn.Module, rate: float) -> None:
-        self.rate = rate
-        self.shadow = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-
-    @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
-        if self.rate == 0:
-            return
-        for n, p in model.named_parameters():
-            if n in self.shadow:
-                self.shadow[n].lerp_(p.detach(), self.rate)
-
-    @contextlib.contextmanager
-    def swapped(self, model: torch.nn.Module) -> Iterator[None]:
-        params = {n: p for n, p in model.named_parameters() if n in self.shadow}
-        with torch.no_grad():
-            saved = {n: p.detach().clone() for n, p in params.items()}
-            for n, p in params.items():
-                p.copy_(self.shadow[n])
-        try:
-            yield
-        finally:
-            with torch.no_grad():
-                for n, p in params.items():
-                    p.copy_(saved[n])
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return {n: t.cpu() for n, t in self.shadow.items()}
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        for n, t in state.items():
-            self.shadow[n].copy_(t)
-
-
 # ------------------------------------------------------------------------------------- the run
 
 
-def rollout_rows(step: int, phase: str, batch: RolloutBatch) -> list[dict[str, Any]]:
-    """One JSON-able row per attempt of a step, for ``rollouts.jsonl``."""
-    rows = []
-    for r in batch.rollouts:
-        errors = r.verdict.errors
-        rows.append(
-            {
-                "step": step,
-                "phase": phase,
-                "problem": r.problem.name,
-                "group": r.group,
-                "completion": r.text,
-                "completion_tokens": len(r.completion_ids),
-                "proof": r.proof,
-                "status": r.verdict.status,
-                "reason": r.verdict.reason,
-                "first_error": errors[0].text if errors else None,
-                "reward": r.reward,
-                "feedback": r.feedback,
-            }
-        )
-    return rows
+@dataclass
+class UpdatePlan:
+    """Which rows of a rollout batch train, in which micro-batches, and how their losses add up."""
+
+    phase: str
+    advantages: torch.Tensor | None  # (rows,), GRPO only
+    zero_var_frac: float  # fraction of groups whose G attempts all got the same reward
+    micro_batches: list[list[int]]  # indices of the training rows
+    aggregation: str  # of the phase's loss (losses.AGGREGATIONS)
+    n_seq: int  # sequences a sequence-mean aggregation averages over
+    n_tok: int  # completion tokens of the training rows
+
+    def weight(self, rs: Sequence[Rollout]) -> float:
+        """The share of micro-batch ``rs`` in the full-batch loss, so its gradients accumulate to
+        the full-batch gradient (not the mean of micro-batch losses)."""
+        if self.aggregation == "token-mean":
+            return sum(len(r.completion_ids) for r in rs) / max(1, self.n_tok)
+        return len(rs) / max(1, self.n_seq)
 
 
 @dataclass
@@ -237,20 +163,6 @@ def _lr_at(cfg: TrainConfig, step: int, phase_start: int, phase_steps: int) -> f
     return cfg.lr
 
 
-def _say(line: str) -> None:
-    """A log line that shows at once, above any progress bar, also when stdout is a file."""
-    from tqdm.auto import tqdm
-
-    tqdm.write(line)
-    sys.stdout.flush()
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    from leanfd.eval.results import atomic_write
-
-    atomic_write(path, lambda tmp: tmp.write_text(text))
-
-
 class Trainer:
     """One training run. ``Trainer(cfg).run()``; tests pass a ``policy`` and a warm ``verifier``."""
 
@@ -267,7 +179,15 @@ class Trainer:
         self.stream = ProblemStream(self.train_problems, cfg.seed)
         self.step = 0
         self.history: list[StepResult] = []
-        self._writer = None
+        self.log = RunLog(
+            self.out,
+            main=self.acc.is_main_process,
+            steps=cfg.steps,
+            rank=self.acc.process_index,
+            world=self.acc.num_processes,
+            tensorboard=cfg.tensorboard,
+            log_rollouts=cfg.log_rollouts,
+        )
 
     # ----------------------------------------------------------------------------- setup
 
@@ -338,9 +258,9 @@ class Trainer:
             self.params, lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2), weight_decay=cfg.weight_decay
         )
         self.model, self.optimizer = self.acc.prepare(model, optimizer)
-        self.ema = None
-        if cfg.method != "grpo" and (cfg.teacher == "ema" or (cfg.teacher == "frozen" and not cfg.lora)):
-            self.ema = EMATeacher(self.unwrapped, cfg.ema_rate if cfg.teacher == "ema" else 0.0)
+        self.ema = None  # the teacher's shadow weights, where its kind needs them (teacher.py)
+        if cfg.method != "grpo":
+            self.ema = make_ema(cfg.teacher, self.unwrapped, lora=cfg.lora, rate=cfg.ema_rate)
         self.policy = Policy(model=self.unwrapped, tokenizer=self.tokenizer, name=policy.name)
         self.sampler = self._make_sampler()
 
@@ -390,9 +310,108 @@ class Trainer:
         fd = cfg.fd_steps or 0
         return (0, fd) if step < fd else (fd, cfg.steps - fd)
 
+    # ----------------------------------------------------------------------------- the loop
+
+    def run(self) -> list[StepResult]:
+        cfg = self.cfg
+        if cfg.resume:
+            ckpt = self.latest_checkpoint() if cfg.resume == "auto" else Path(cfg.resume)
+            if ckpt is not None:
+                self.load_checkpoint(ckpt)
+        main = self.acc.is_main_process
+        self.log.open(self.step)
+        if main:
+            atomic_write(self.out / "config.yaml", cfg.to_yaml())
+        from tqdm.auto import tqdm
+
+        if main and self.step == 0 and cfg.evaluate:
+            self.evaluate("before")
+        bar = tqdm(
+            total=cfg.steps,
+            initial=self.step,
+            desc=f"train {cfg.method}",
+            disable=not (cfg.progress and main),
+        )
+        try:
+            while self.step < cfg.steps:
+                if cfg.method == "fd-grpo" and self.step == cfg.fd_steps:
+                    self.save_checkpoint("fd-final")
+                    # GRPO starts from FD's weights with a fresh optimizer, as if launched from fd-final
+                    for st in self.optimizer.state.values():
+                        st.clear()
+                result = self.train_step(self.step)
+                self.step += 1
+                self.history.append(result)
+                self.log.step(result.metrics, echo=self.step % cfg.log_every == 0)
+                bar.update(1)
+                bar.set_postfix(
+                    phase=result.phase,
+                    reward=f"{result.metrics['reward_mean']:.2f}",
+                    loss=f"{result.metrics['loss']:.4f}",
+                )
+                if self.step % cfg.save_every == 0 or self.step == cfg.steps:
+                    self.save_checkpoint()
+                if (
+                    main
+                    and cfg.eval_every
+                    and self.step % cfg.eval_every == 0
+                    and self.step < cfg.steps
+                    and cfg.evaluate
+                ):
+                    self.evaluate(f"step-{self.step:06d}")
+            if main and cfg.evaluate:
+                self.evaluate("after")
+        finally:
+            bar.close()
+            self.log.close()
+            if self._own_verifier and self.verifier is not None:
+                self.verifier.close()
+        return self.history
+
     # ----------------------------------------------------------------------------- one step
 
+    def train_step(self, step: int) -> StepResult:
+        t0 = time.perf_counter()
+        phase = self.phase_of(step)
+        batch = self.rollouts(step)
+        t1 = time.perf_counter()
+        m = self.update(step, batch)
+        t2 = time.perf_counter()
+        s = batch.stats
+        nan = float("nan")
+        row = {
+            "step": step + 1,
+            "phase": phase,
+            "reward_mean": s["reward_mean"],
+            "zero_var_frac": m["zero_var_frac"],
+            "loss": m["loss"],
+            "entropy": s["sample_entropy"],
+            "kl_student_teacher": m.get("fd_kl", nan),
+            "clip_frac": m.get("clip_frac", nan),
+            "approx_kl": m.get("approx_kl", nan),
+            "teacher_frac": s["teacher_frac"],
+            "teacher_logp_gap": m.get("teacher_logp_gap", nan),
+            "grad_norm": m["grad_norm"],
+            "lr": m["lr"],
+            "completion_len_mean": s["completion_len_mean"],
+            "no_proof_frac": s["no_proof_frac"],
+            "tokens_per_s": (s["completion_tokens"] + m["train_tokens"]) / max(1e-9, t2 - t0),
+            "sample_s": batch.sample_s,
+            "verify_s": batch.verify_s,
+            "update_s": t2 - t1,
+            "step_s": t2 - t0,
+            "ref_kl": m.get("ref_kl", nan),
+            "ratio_mean": m.get("ratio_mean", nan),
+            "is_weight_mean": m.get("is_weight_mean", nan),
+            "fd_div": m.get("fd_div", nan),
+            "student_entropy": m.get("student_entropy", nan),
+        }
+        self.log.rollouts(step + 1, phase, batch)
+        # under DDP each rank saw its own problems: the step's metrics are those of all ranks
+        return StepResult(step + 1, phase, reduce_over_ranks(self.acc, row))
+
     def rollouts(self, step: int) -> RolloutBatch:
+        """This rank's share of step ``step``'s problems, sampled, verified and (in FD) given feedback."""
         cfg = self.cfg
         world, rank = self.acc.num_processes, self.acc.process_index
         problems = self.stream.next(cfg.problems_per_step * world)[rank::world]
@@ -418,12 +437,99 @@ class Trainer:
         finally:
             self.unwrapped.train()
 
-    def _teacher(self) -> contextlib.AbstractContextManager:
-        if self.cfg.teacher == "live":
-            return contextlib.nullcontext()
-        if self.ema is not None:
-            return self.ema.swapped(self.unwrapped)
-        return self.unwrapped.disable_adapter()  # frozen teacher with LoRA: the base model
+    def update(self, step: int, batch: RolloutBatch) -> dict[str, float]:
+        """The optimizer step(s) on one rollout batch (``updates_per_batch`` passes); returns the
+        diagnostics of the last pass."""
+        cfg = self.cfg
+        old = None
+        if cfg.updates_per_batch > 1:  # the ratio / IS weight is against the pre-update policy
+            rows = batch.rollouts
+            old = {
+                tuple(mb): self._old_logps([rows[i] for i in mb])
+                for mb in self._plan(step, batch).micro_batches
+            }
+        lr = _lr_at(cfg, step, *self._phase_bounds(step))
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        grad_norm = 0.0
+        for _ in range(cfg.updates_per_batch):
+            metrics = self.backward(step, batch, old)
+            if metrics["train_tokens"] > 0 or self.acc.num_processes > 1:  # ranks step together
+                if cfg.max_grad_norm > 0:
+                    grad_norm = float(self.acc.clip_grad_norm_(self.params, cfg.max_grad_norm))
+                self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+        metrics["grad_norm"] = grad_norm
+        metrics["lr"] = lr
+        if self.phase_of(step) == "fd" and self.ema is not None:
+            self.ema.update(self.unwrapped)
+        if cfg.rollout_backend == "vllm":
+            self.sampler.sync_weights()
+        return metrics
+
+    def backward(self, step: int, batch: RolloutBatch, old: dict | None = None) -> dict[str, float]:
+        """Accumulate one pass of gradients over ``batch`` (micro-batch by micro-batch).
+
+        Micro-batch losses are weighted so the summed gradient equals the gradient of the loss on the
+        whole batch under the chosen aggregation (:meth:`UpdatePlan.weight`). Returns ``loss`` and
+        the loss diagnostics, averaged with the same weights over the rows that trained.
+        """
+        plan = self._plan(step, batch)
+        rows, mbs = batch.rollouts, plan.micro_batches
+        loss = weight = 0.0
+        sums: dict[str, float] = {}
+        for j, mb in enumerate(mbs):
+            rs = [rows[i] for i in mb]
+            w = plan.weight(rs)
+            o = (old or {}).get(tuple(mb))
+            last = j == len(mbs) - 1
+            with contextlib.nullcontext() if last else self.acc.no_sync(self.model):
+                if plan.phase == "grpo":
+                    out = self._grpo_micro_loss(rs, plan.advantages[mb], o)
+                else:
+                    out = self._fd_micro_loss(rs, o)
+                self.acc.backward(out.loss * w)
+            loss += float(out.loss.detach()) * w
+            weight += w
+            for k, v in out.metrics.items():
+                sums[k] = sums.get(k, 0.0) + v * w
+        if not mbs and self.acc.num_processes > 1:
+            # every rank must join DDP's gradient all-reduce, even with nothing to learn from
+            self.acc.backward(sum(p.sum() for p in self.params) * 0.0)
+        # GRPO's skipped zero-advantage rows add 0 to the loss, but a diagnostic (ratio, clip
+        # fraction) is a mean over the tokens it was measured on: normalise by the rows that ran
+        diagnostics = {k: v / weight for k, v in sums.items()}
+        return {
+            "loss": loss,
+            **diagnostics,
+            "zero_var_frac": plan.zero_var_frac,
+            "train_tokens": float(plan.n_tok),
+        }
+
+    def _plan(self, step: int, batch: RolloutBatch) -> UpdatePlan:
+        cfg = self.cfg
+        phase = self.phase_of(step)
+        rows = batch.rollouts
+        if phase == "grpo":
+            adv, zero = L.compute_advantages(batch.rewards, cfg.group_size, cfg.adv_scale)
+            # zero-advantage rows add exactly 0 to the loss unless a KL term is on: skip their compute
+            active = [i for i in range(len(rows)) if cfg.beta > 0 or float(adv[i]) != 0.0]
+            aggregation, n_seq = cfg.grpo_aggregation, len(rows)
+        else:
+            adv = None
+            _, zero = L.compute_advantages(batch.rewards, cfg.group_size, "none")
+            active = [i for i, r in enumerate(rows) if r.teacher_prompt_ids is not None]
+            aggregation, n_seq = cfg.fd_aggregation, len(active)
+        m = cfg.micro_batch_size
+        return UpdatePlan(
+            phase=phase,
+            advantages=adv,
+            zero_var_frac=float(zero.float().mean()),
+            micro_batches=[active[i : i + m] for i in range(0, len(active), m)],
+            aggregation=aggregation,
+            n_seq=n_seq,
+            n_tok=sum(len(rows[i].completion_ids) for i in active),
+        )
 
     def _grpo_micro_loss(
         self, rs: list[Rollout], adv: torch.Tensor, old: torch.Tensor | None
@@ -461,7 +567,8 @@ class Trainer:
         pad = self.tokenizer.pad_token_id
         completions = [r.completion_ids for r in rs]
         teacher_in = pack([r.teacher_prompt_ids for r in rs], completions, pad).to(dev)
-        with torch.no_grad(), self._teacher():  # teacher first: the EMA swap must precede the student graph
+        # teacher first: the EMA swap must precede the student graph
+        with torch.no_grad(), teacher_weights(cfg.teacher, self.unwrapped, self.ema):
             t_logits = completion_logits(self.unwrapped, teacher_in)
         student_in = pack([r.prompt_ids for r in rs], completions, pad).to(dev)
         s_logits = completion_logits(self.model, student_in)
@@ -489,136 +596,12 @@ class Trainer:
             completion_logits(self.model, packed), packed.completion_ids, self.cfg.temperature
         )
 
-    def _plan(self, step: int, batch: RolloutBatch) -> dict[str, Any]:
-        """Which rows train, their advantages, micro-batches and accumulation weights."""
-        cfg = self.cfg
-        phase = self.phase_of(step)
-        rows = batch.rollouts
-        if phase == "grpo":
-            adv, zero = L.compute_advantages(batch.rewards, cfg.group_size, cfg.adv_scale)
-            # zero-advantage rows add exactly 0 to the loss unless a KL term is on: skip their compute
-            active = [i for i in range(len(rows)) if cfg.beta > 0 or float(adv[i]) != 0.0]
-            aggregation, n_seq = cfg.grpo_aggregation, len(rows)
-        else:
-            adv = None
-            _, zero = L.compute_advantages(batch.rewards, cfg.group_size, "none")
-            active = [i for i, r in enumerate(rows) if r.teacher_prompt_ids is not None]
-            aggregation, n_seq = cfg.fd_aggregation, len(active)
-        m = cfg.micro_batch_size
-        return {
-            "phase": phase,
-            "adv": adv,
-            "zero_var_frac": float(zero.float().mean()),
-            "micro_batches": [active[i : i + m] for i in range(0, len(active), m)],
-            "aggregation": aggregation,
-            "n_seq": n_seq,
-            "n_tok": sum(len(rows[i].completion_ids) for i in active),
-        }
-
-    def backward(self, step: int, batch: RolloutBatch, old: dict | None = None) -> dict[str, float]:
-        """Accumulate one pass of gradients over ``batch`` (micro-batch by micro-batch).
-
-        Micro-batch losses are weighted so the summed gradient equals the gradient of the loss on the
-        whole batch under the chosen aggregation: a sequence-mean aggregation averages over all
-        sequences, token-mean over all tokens. Returns ``loss`` and the weighted loss diagnostics.
-        """
-        plan = self._plan(step, batch)
-        rows, mbs = batch.rollouts, plan["micro_batches"]
-        sums: dict[str, float] = {"loss": 0.0}
-        for j, mb in enumerate(mbs):
-            rs = [rows[i] for i in mb]
-            if plan["aggregation"] == "token-mean":
-                w = sum(len(r.completion_ids) for r in rs) / max(1, plan["n_tok"])
-            else:
-                w = len(mb) / max(1, plan["n_seq"])
-            o = (old or {}).get(tuple(mb))
-            last = j == len(mbs) - 1
-            with contextlib.nullcontext() if last else self.acc.no_sync(self.model):
-                if plan["phase"] == "grpo":
-                    out = self._grpo_micro_loss(rs, plan["adv"][mb], o)
-                else:
-                    out = self._fd_micro_loss(rs, o)
-                self.acc.backward(out.loss * w)
-            sums["loss"] += float(out.loss.detach()) * w
-            for k, v in out.metrics.items():
-                sums[k] = sums.get(k, 0.0) + v * w
-        if not mbs and self.acc.num_processes > 1:
-            # every rank must join DDP's gradient all-reduce, even with nothing to learn from
-            self.acc.backward(sum(p.sum() for p in self.params) * 0.0)
-        sums["zero_var_frac"] = plan["zero_var_frac"]
-        sums["train_tokens"] = float(plan["n_tok"])
-        return sums
-
-    def update(self, step: int, batch: RolloutBatch) -> dict[str, float]:
-        """The optimizer step(s) on one rollout batch (``updates_per_batch`` passes); returns the
-        diagnostics of the last pass."""
-        cfg = self.cfg
-        old = None
-        if cfg.updates_per_batch > 1:  # the ratio / IS weight is against the pre-update policy
-            rows = batch.rollouts
-            old = {
-                tuple(mb): self._old_logps([rows[i] for i in mb])
-                for mb in self._plan(step, batch)["micro_batches"]
-            }
-        lr = _lr_at(cfg, step, *self._phase_bounds(step))
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        grad_norm = 0.0
-        for _ in range(cfg.updates_per_batch):
-            metrics = self.backward(step, batch, old)
-            if metrics["train_tokens"] > 0 or self.acc.num_processes > 1:  # ranks step together
-                if cfg.max_grad_norm > 0:
-                    grad_norm = float(self.acc.clip_grad_norm_(self.params, cfg.max_grad_norm))
-                self.optimizer.step()
-            self.optimizer.zero_grad(set_to_none=True)
-        metrics["grad_norm"] = grad_norm
-        metrics["lr"] = lr
-        if self.phase_of(step) == "fd" and self.ema is not None:
-            self.ema.update(self.unwrapped)
-        if cfg.rollout_backend == "vllm":
-            self.sampler.sync_weights()
-        return metrics
-
-    def train_step(self, step: int) -> StepResult:
-        t0 = time.perf_counter()
-        phase = self.phase_of(step)
-        batch = self.rollouts(step)
-        t1 = time.perf_counter()
-        m = self.update(step, batch)
-        t2 = time.perf_counter()
-        s = batch.stats
-        row = {
-            "step": step + 1,
-            "phase": phase,
-            "reward_mean": s["reward_mean"],
-            "zero_var_frac": m["zero_var_frac"],
-            "loss": m["loss"],
-            "entropy": s["sample_entropy"],
-            "kl_student_teacher": m.get("fd_kl", float("nan")),
-            "clip_frac": m.get("clip_frac", float("nan")),
-            "approx_kl": m.get("approx_kl", float("nan")),
-            "teacher_frac": s["teacher_frac"],
-            "teacher_logp_gap": m.get("teacher_logp_gap", float("nan")),
-            "grad_norm": m["grad_norm"],
-            "lr": m["lr"],
-            "completion_len_mean": s["completion_len_mean"],
-            "no_proof_frac": s["no_proof_frac"],
-            "tokens_per_s": (s["completion_tokens"] + m["train_tokens"]) / max(1e-9, t2 - t0),
-            "sample_s": batch.sample_s,
-            "verify_s": batch.verify_s,
-            "update_s": t2 - t1,
-            "step_s": t2 - t0,
-        }
-        if self.cfg.log_rollouts:
-            self._log_rollouts(rollout_rows(step + 1, phase, batch))
-        return StepResult(step + 1, phase, row)
-
     # ----------------------------------------------------------------------------- eval
 
     def evaluate(self, tag: str) -> dict[str, float]:
         """pass@k and entropy on the held-out split with ``leanfd.eval`` (on the policy being
         trained, transformers sampler); the run goes to ``eval/<tag>/`` (samples.jsonl,
-        summary.csv, passk.png: ``leanfd plot`` overlays them) and a line to ``eval/summary.jsonl``."""
+        summary.csv, passk.png: ``leanfd plot`` overlays them) and into the run's logs."""
         from leanfd.eval.evaluate import EvalConfig, evaluate
 
         cfg = self.cfg
@@ -659,240 +642,35 @@ class Trainer:
                 "entropy_per_sequence": float(first["entropy_per_sequence"]),
             }
         )
-        with open(self.out / "eval" / "summary.jsonl", "a") as f:
-            f.write(json.dumps({"tag": tag, "step": self.step, **result}) + "\n")
+        self.log.eval(tag, self.step, result, split=cfg.eval_split, n=cfg.eval_n)
         return result
 
     # ----------------------------------------------------------------------------- checkpoints
 
-    def _ckpt_root(self) -> Path:
-        return self.out / "checkpoints"
-
     def save_checkpoint(self, name: str | None = None) -> Path:
-        """Write ``checkpoints/<name>`` atomically: trainable weights (and a peft/transformers copy
-        for ``load_policy``), optimizer, EMA teacher, RNG states, data position, step, config."""
-        root = self._ckpt_root()
-        name = name or f"step-{self.step:06d}"
-        final = root / name
-        tmp = root / f".{name}.tmp"
-        if self.acc.is_main_process:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-        self.acc.wait_for_everyone()
-        state = self.acc.get_state_dict(self.model)
-        trainable = {n for n, p in self.unwrapped.named_parameters() if p.requires_grad}
-        rng = {
-            "python": random.getstate(),
-            "numpy": np.random.get_state(),
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-        }
-        torch.save(
-            {"optimizer": self.optimizer.state_dict(), "rng": rng}, tmp / f"rank{self.acc.process_index}.pt"
+        """Write ``checkpoints/<name>`` (default ``step-<step>``) atomically: see ``checkpoint.py``."""
+        return checkpoint.save(
+            self.out / "checkpoints",
+            name or f"step-{self.step:06d}",
+            acc=self.acc,
+            model=self.model,
+            optimizer=self.optimizer,
+            tokenizer=self.tokenizer,
+            cfg=self.cfg,
+            step=self.step,
+            stream=self.stream.state(),
+            ema=self.ema,
         )
-        if self.acc.is_main_process:
-            torch.save(
-                {
-                    "step": self.step,
-                    "stream": self.stream.state(),
-                    "weights": {n: t.detach().cpu() for n, t in state.items() if n in trainable},
-                    "ema": self.ema.state_dict() if self.ema is not None else None,
-                    "config": self.cfg.to_dict(),
-                },
-                tmp / "trainer_state.pt",
-            )
-            self.unwrapped.save_pretrained(tmp / ("adapter" if self.cfg.lora else "model"))
-            if not self.cfg.lora:
-                self.tokenizer.save_pretrained(tmp / "model")
-            (tmp / "config.yaml").write_text(self.cfg.to_yaml())
-            old = root / f".{name}.old"
-            if final.exists():
-                os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-            self._prune_checkpoints()
-        self.acc.wait_for_everyone()
-        return final
-
-    def _prune_checkpoints(self) -> None:
-        steps = sorted(self._ckpt_root().glob("step-*"))
-        for p in steps[: max(0, len(steps) - self.cfg.keep_checkpoints)]:
-            shutil.rmtree(p, ignore_errors=True)
 
     def latest_checkpoint(self) -> Path | None:
-        steps = sorted(self._ckpt_root().glob("step-*"))
-        return steps[-1] if steps else None
+        return checkpoint.latest(self.out / "checkpoints")
 
     def load_checkpoint(self, path: str | Path) -> None:
-        path = Path(path)
-        main = path / "trainer_state.pt"
-        if not main.is_file():
-            raise FileNotFoundError(f"{path} is not a leanfd training checkpoint (no trainer_state.pt)")
-        st = torch.load(main, map_location="cpu", weights_only=False)
-        params = dict(self.unwrapped.named_parameters())
-        missing = [n for n in st["weights"] if n not in params]
-        if missing:
-            raise ValueError(
-                f"checkpoint {path} holds weights this model lacks ({missing[:3]}...): resume with the same "
-                "--model and LoRA options it was written with (see its config.yaml)"
-            )
-        with torch.no_grad():
-            for n, t in st["weights"].items():
-                params[n].copy_(t)
-        rank_file = path / f"rank{self.acc.process_index}.pt"
-        rk = torch.load(rank_file, map_location="cpu", weights_only=False)
-        self.optimizer.load_state_dict(rk["optimizer"])
-        random.setstate(rk["rng"]["python"])
-        np.random.set_state(rk["rng"]["numpy"])
-        torch.set_rng_state(rk["rng"]["torch"])
-        if rk["rng"]["cuda"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rk["rng"]["cuda"])
-        if self.ema is not None and st["ema"] is not None:
-            self.ema.load_state_dict(st["ema"])
+        st = checkpoint.load(path, acc=self.acc, model=self.model, optimizer=self.optimizer, ema=self.ema)
         self.stream.load(st["stream"])
-        self.step = int(st["step"])
+        self.step = st["step"]
         if self.cfg.rollout_backend == "vllm":
             self.sampler.sync_weights()
-
-    # ----------------------------------------------------------------------------- logging
-
-    def _open_logs(self) -> None:
-        self.out.mkdir(parents=True, exist_ok=True)
-        path = self.out / "metrics.csv"
-        kept: list[dict] = []
-        if path.exists():  # drop rows of an interrupted run past the resumed step
-            with open(path) as f:
-                kept = [r for r in csv.DictReader(f) if int(r["step"]) <= self.step]
-        tmp = path.with_name(".metrics.csv.tmp")
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, METRIC_COLUMNS, extrasaction="ignore")
-            w.writeheader()
-            w.writerows(kept)
-        os.replace(tmp, path)
-        if self.cfg.tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self._writer = SummaryWriter(
-                str(self.out / "tensorboard"), purge_step=self.step + 1 if self.step else None
-            )
-
-    @property
-    def _rollouts_path(self) -> Path:
-        rank = self.acc.process_index
-        return self.out / ("rollouts.jsonl" if self.acc.num_processes == 1 else f"rollouts.rank{rank}.jsonl")
-
-    def _open_rollouts(self) -> None:
-        """Every rank keeps its own attempts; on resume, rows past the resumed step (and a line cut
-        off by a kill) are dropped, as in metrics.csv."""
-        path = self._rollouts_path
-        if not self.cfg.log_rollouts or not path.exists():
-            return
-        kept = []
-        for line in path.read_text().splitlines():
-            try:
-                if json.loads(line)["step"] <= self.step:
-                    kept.append(line + "\n")
-            except (ValueError, KeyError, TypeError):
-                continue
-        _atomic_write_text(path, "".join(kept))
-
-    def _log_rollouts(self, rows: list[dict[str, Any]]) -> None:
-        self.out.mkdir(parents=True, exist_ok=True)
-        with open(self._rollouts_path, "a") as f:  # one write per step
-            f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-
-    def _log(self, row: dict[str, Any]) -> None:
-        with open(self.out / "metrics.csv", "a", newline="") as f:
-            csv.DictWriter(f, METRIC_COLUMNS, extrasaction="ignore").writerow(
-                {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
-            )
-        if self._writer is not None:
-            for k, v in row.items():
-                if isinstance(v, (int, float)) and k != "step" and math.isfinite(v):
-                    self._writer.add_scalar(f"train/{k}", v, row["step"])
-            self._writer.flush()
-
-    def _log_eval(self, result: dict[str, float]) -> None:
-        if result:
-            passk = " ".join(f"{k} {v:.3f}" for k, v in result.items() if k.startswith("pass@"))
-            _say(
-                f"eval at step {self.step}: {passk} entropy/token {result['entropy_per_token']:.3f} "
-                f"({self.cfg.eval_split} split, n={self.cfg.eval_n})"
-            )
-        if self._writer is not None:
-            for k, v in result.items():
-                if math.isfinite(v):
-                    self._writer.add_scalar(f"eval/{k}", v, self.step)
-            self._writer.flush()
-
-    # ----------------------------------------------------------------------------- the loop
-
-    def run(self) -> list[StepResult]:
-        cfg = self.cfg
-        if cfg.resume:
-            ckpt = self.latest_checkpoint() if cfg.resume == "auto" else Path(cfg.resume)
-            if ckpt is not None:
-                self.load_checkpoint(ckpt)
-        main = self.acc.is_main_process
-        self._open_rollouts()
-        if main:
-            self._open_logs()
-            _atomic_write_text(self.out / "config.yaml", cfg.to_yaml())
-        from tqdm.auto import tqdm
-
-        if main and self.step == 0 and cfg.evaluate:
-            self._log_eval(self.evaluate("before"))
-        bar = tqdm(
-            total=cfg.steps,
-            initial=self.step,
-            desc=f"train {cfg.method}",
-            disable=not (cfg.progress and main),
-        )
-        try:
-            while self.step < cfg.steps:
-                if cfg.method == "fd-grpo" and self.step == cfg.fd_steps:
-                    self.save_checkpoint("fd-final")
-                    # GRPO starts from FD's weights with a fresh optimizer, as if launched from fd-final
-                    for st in self.optimizer.state.values():
-                        st.clear()
-                result = self.train_step(self.step)
-                self.step += 1
-                self.history.append(result)
-                if main:
-                    self._log(result.metrics)
-                    bar.update(1)
-                    bar.set_postfix(
-                        phase=result.phase,
-                        reward=f"{result.metrics['reward_mean']:.2f}",
-                        loss=f"{result.metrics['loss']:.4f}",
-                    )
-                    if self.step % cfg.log_every == 0:
-                        m = result.metrics
-                        _say(
-                            f"step {self.step}/{cfg.steps} [{m['phase']}] reward {m['reward_mean']:.3f} "
-                            f"zero-var {m['zero_var_frac']:.2f} loss {m['loss']:.4g} entropy {m['entropy']:.3f} "
-                            f"kl(s|t) {m['kl_student_teacher']:.4g} clip {m['clip_frac']:.3f} "
-                            f"verify {m['verify_s']:.1f}s step {m['step_s']:.1f}s"
-                        )
-                if self.step % cfg.save_every == 0 or self.step == cfg.steps:
-                    self.save_checkpoint()
-                if (
-                    main
-                    and cfg.eval_every
-                    and self.step % cfg.eval_every == 0
-                    and self.step < cfg.steps
-                    and cfg.evaluate
-                ):
-                    self._log_eval(self.evaluate(f"step-{self.step:06d}"))
-            if main and cfg.evaluate:
-                self._log_eval(self.evaluate("after"))
-        finally:
-            bar.close()
-            if self._writer is not None:
-                self._writer.close()
-            if self._own_verifier and self.verifier is not None:
-                self.verifier.close()
-        return self.history
 
 
 def train(cfg: TrainConfig, **kw: Any) -> list[StepResult]:
