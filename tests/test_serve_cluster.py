@@ -101,3 +101,77 @@ def test_http_backend_reads_replicas_from_the_environment(replicas, verifier, mo
     remote = Verifier("http").verify(ATTEMPTS[:4], timeout_s=60.0)
     local = verifier.verify(ATTEMPTS[:4], timeout_s=60.0)
     assert [_key(v) for v in remote] == [_key(v) for v in local]
+
+
+TRAIN_ROWS = [
+    {
+        "name": "nine",
+        "split": "valid",
+        "statement": "theorem nine : 3 * 3 = 9 :=",
+        "reference_proof": "by decide",
+    },
+    {
+        "name": "refl",
+        "split": "test",
+        "statement": "theorem refl (n : Nat) : n ≤ n :=",
+        "reference_proof": "Nat.le_refl n",
+    },
+    {"name": "four", "split": "test", "statement": "theorem four : 2 + 2 = 4 :=", "reference_proof": "rfl"},
+]
+
+
+def test_eval_and_train_run_on_the_http_backend(replicas, monkeypatch, tmp_path):
+    """``leanfd eval --backend http`` and ``leanfd train --lean-backend http`` end to end against two
+    replicas: the Mathlib check asks the replicas what they can check (they run the embedded
+    backend, so a Mathlib suite is refused before any model loads and a core suite runs)."""
+    import json
+
+    from leanfd.data import BackendUnsupportedError
+    from leanfd.eval.evaluate import EvalConfig, evaluate
+    from leanfd.models.policy import tiny_random_policy
+    from leanfd.train.config import TrainConfig
+    from leanfd.train.trainer import Trainer
+
+    monkeypatch.setenv("LEANFD_VERIFY_URLS", ",".join(replicas))
+    with pytest.raises(BackendUnsupportedError, match="needs Mathlib.*http backend has core Lean only"):
+        evaluate(EvalConfig(out=tmp_path / "mathlib", suite="minif2f", n=1, ks=(1,), backend="http"))
+
+    suite = tmp_path / "suite.jsonl"
+    suite.write_text("".join(json.dumps(r) + "\n" for r in TRAIN_ROWS))
+    policy = tiny_random_policy(0)
+    cfg = EvalConfig(
+        out=tmp_path / "eval",
+        suite=str(suite),
+        split="test",
+        n=2,
+        ks=(1, 2),
+        max_new_tokens=8,
+        backend="http",
+        progress=False,
+    )
+    result = evaluate(cfg, policy=policy)
+    assert result.summary["backend"].iloc[0] == "http"
+    rows = [json.loads(line) for line in (tmp_path / "eval" / "samples.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and all(r["verdict"]["status"] in ("failed", "forbidden", "proved") for r in rows)
+
+    tcfg = TrainConfig(
+        out=str(tmp_path / "run"),
+        suite=str(suite),
+        method="grpo",
+        steps=1,
+        problems_per_step=1,
+        group_size=2,
+        max_new_tokens=8,
+        micro_batch_size=2,
+        lean_backend="http",
+        evaluate=True,
+        eval_n=1,
+        eval_ks=[1],
+        progress=False,
+    )
+    steps = Trainer(tcfg, policy=policy).run()
+    assert len(steps) == 1
+    evals = [
+        json.loads(line) for line in (tmp_path / "run" / "eval" / "summary.jsonl").read_text().splitlines()
+    ]
+    assert [e["tag"] for e in evals] == ["before", "after"]

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from leanfd.data.problem import Attempt, Problem
+from leanfd.data.problem import Problem
 from leanfd.eval import results as R
-from leanfd.lean.types import Verdict
+from leanfd.models.generate import SAMPLERS
 
 #: Config fields that change what is sampled: a resumed run must match them.
 _IDENTITY = (
@@ -112,8 +112,8 @@ class EvalConfig:
             raise ValueError(f"--few-shot {self.few_shot}: must be >= 0")
         if self.prompt not in ("chat", "plain"):
             raise ValueError(f"--prompt {self.prompt!r}: use chat or plain")
-        if self.sampler not in ("transformers", "vllm"):
-            raise ValueError(f"--sampler {self.sampler!r}: use transformers or vllm")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"--sampler {self.sampler!r}: use one of {', '.join(SAMPLERS)}")
 
     def identity(self) -> dict:
         return {k: getattr(self, k) for k in _IDENTITY}
@@ -143,10 +143,6 @@ def _check_resume(cfg: EvalConfig) -> None:
         R.atomic_write(path, lambda tmp: tmp.write_text(json.dumps(mine, indent=2) + "\n"))
 
 
-def _no_proof_verdict() -> Verdict:
-    return Verdict(False, "failed", reason="no proof text found in the completion (extraction)")
-
-
 def _round(xs: list[float]) -> list[float]:
     return [round(float(x), 6) for x in xs]
 
@@ -165,8 +161,8 @@ def evaluate(
 
     from leanfd.data import check_backend_supports, few_shot_examples, load_suite
     from leanfd.lean import Verifier
-    from leanfd.models.extraction import extract_proof
-    from leanfd.models.prompts import build_prompt
+    from leanfd.lean.completions import check_completions
+    from leanfd.models.generate import generate, make_sampler
 
     t_wall = time.perf_counter()
     timings: dict[str, float] = {}
@@ -177,7 +173,8 @@ def evaluate(
             backend=cfg.backend, workers=cfg.workers, timeout_s=cfg.timeout_s, heartbeats=cfg.heartbeats
         )
     try:
-        check_backend_supports(problems, verifier.backend)  # Mathlib suites fail before any model loads
+        # Mathlib suites fail before any model loads; the verifier says what it can check.
+        check_backend_supports(problems, verifier.supports_mathlib, verifier.backend)
         cfg.out.mkdir(parents=True, exist_ok=True)
         _check_resume(cfg)
         samples_path = cfg.out / R.SAMPLES
@@ -198,7 +195,15 @@ def evaluate(
         sampler = None
         if todo:
             t0 = time.perf_counter()
-            sampler, tokenizer = _make_sampler(cfg, policy)
+            sampler, tokenizer = make_sampler(
+                cfg.sampler,
+                model=cfg.model,
+                policy=policy,
+                adapter=cfg.adapter,
+                batch_size=cfg.batch_size,
+                seed=cfg.seed,
+                progress=cfg.progress,
+            )
             timings["model_load_s"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             imports = sorted({_imports(p.header) for _, p in todo})
@@ -210,52 +215,51 @@ def evaluate(
         bar = tqdm(
             total=len(problems), initial=skipped, desc="eval", unit="problem", disable=not cfg.progress
         )
+        verify_s = [0.0]
+
+        def verify(attempts):
+            t = time.perf_counter()
+            try:
+                return verifier.verify(attempts, timeout_s=cfg.timeout_s, heartbeats=cfg.heartbeats)
+            finally:
+                verify_s[0] += time.perf_counter() - t
+
         for b in range(0, len(todo), per_batch):
             batch = todo[b : b + per_batch]
-            prompts = [
-                build_prompt(p, tokenizer, style=cfg.prompt, examples=examples, prefill=cfg.prefill)
-                for _, p in batch
-            ]
             t0 = time.perf_counter()
-            samples = sampler.sample(
-                [pr.text for pr in prompts],
+            gens = generate(
+                [p for _, p in batch],
+                sampler,
+                tokenizer,
                 n=cfg.n,
                 temperature=cfg.temperature,
                 top_p=cfg.top_p,
                 max_new_tokens=cfg.max_new_tokens,
                 seed=cfg.seed * 100_003 + batch[0][0],
-                # With prefill the answer's fence is already open, so the next ``` closes the proof;
-                # whatever follows is discarded by extraction, so do not spend tokens on it.
-                stop=("```",) if cfg.prefill else (),
+                style=cfg.prompt,
+                examples=examples,
+                prefill=cfg.prefill,
             )
             t_sample = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            proofs = [
-                [extract_proof(pr.response_prefix + s.text, p.statement) for s in ss]
-                for (_, p), pr, ss in zip(batch, prompts, samples, strict=True)
-            ]
-            t_extract = time.perf_counter() - t0
-            attempts = [
-                Attempt(p, proof) for (_, p), ps in zip(batch, proofs, strict=True) for proof in ps if proof
-            ]
-            t0 = time.perf_counter()
-            verdicts = iter(verifier.verify(attempts, timeout_s=cfg.timeout_s, heartbeats=cfg.heartbeats))
-            t_verify = time.perf_counter() - t0
+            t0, verify_s[0] = time.perf_counter(), 0.0
+            checked = iter(check_completions([(g.problem, c) for g in gens for c in g.completions()], verify))
+            t_verify = verify_s[0]
+            t_extract = time.perf_counter() - t0 - t_verify
             rows = len(batch) * cfg.n
             share = {"sample_s": t_sample / rows, "extract_s": t_extract / rows, "verify_s": t_verify / rows}
             records = []
-            for (_, p), pr, ss, ps in zip(batch, prompts, samples, proofs, strict=True):
-                for j, (s, proof) in enumerate(zip(ss, ps, strict=True)):
-                    verdict = next(verdicts) if proof else _no_proof_verdict()
+            for g in gens:
+                for j, s in enumerate(g.samples):
+                    c = next(checked)
                     records.append(
                         {
-                            "problem": p.name,
-                            "split": p.split,
+                            "problem": g.problem.name,
+                            "split": g.problem.split,
                             "sample": j,
-                            "response_prefix": pr.response_prefix,
+                            "response_prefix": g.prompt.response_prefix,
                             "completion": s.text,
-                            "proof": proof,
-                            "verdict": verdict.to_dict(),
+                            "proof": c.proof,
+                            "verdict": c.verdict.to_dict(),
                             "stopped": s.stopped,
                             "token_ids": s.token_ids,
                             "logprobs": _round(s.logprobs),
@@ -301,23 +305,3 @@ def _imports(header: str) -> tuple[str, ...]:
     from leanfd.lean.verify import split_header
 
     return split_header(header)[0]
-
-
-def _make_sampler(cfg: EvalConfig, policy):
-    if cfg.sampler == "vllm":
-        from leanfd.models.policy import ALIASES, ensure_alias_converted
-        from leanfd.models.sampling import VLLMSampler
-
-        if cfg.adapter:
-            raise ValueError(
-                "--sampler vllm with --adapter: merge the adapter first (save_pretrained) and pass its directory"
-            )
-        model = str(ensure_alias_converted(cfg.model)) if cfg.model in ALIASES else cfg.model
-        sampler = VLLMSampler(model, seed=cfg.seed, progress=cfg.progress)
-        return sampler, sampler.tokenizer
-    from leanfd.models.policy import load_policy
-    from leanfd.models.sampling import TransformersSampler
-
-    if policy is None:
-        policy = load_policy(cfg.model, adapter=cfg.adapter, merge_adapter=True)
-    return TransformersSampler(policy, batch_size=cfg.batch_size, progress=cfg.progress), policy.tokenizer

@@ -219,6 +219,8 @@ class Verifier:
 
     def warm_up(self, imports: tuple[str, ...] = ("Init",)) -> float:
         """Start all sessions for ``imports`` in parallel; returns wall seconds."""
+        if self.backend == "http":  # the replicas start and keep their own sessions
+            return 0.0
         t0 = time.perf_counter()
         pool = self._pool(imports)
         with ThreadPoolExecutor(len(pool)) as ex:

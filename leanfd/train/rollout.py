@@ -21,11 +21,6 @@ from leanfd.lean.types import Verdict
 #: Appended after the feedback in the teacher's context (SDPO's re-prompt wording).
 SOLVE_AGAIN = "Correctly solve the original question."
 
-#: The verdict given to a completion from which no proof could be extracted (it is not sent to Lean).
-NO_PROOF_REASON = (
-    "no Lean proof found in the completion (expected a ```lean4 block with the theorem and its proof)"
-)
-
 
 @dataclass
 class Rollout:
@@ -109,7 +104,6 @@ def encode(tokenizer, text: str) -> list[int]:
 # ------------------------------------------------------------------------------------- rollouts
 
 
-VerifyFn = Callable[[Sequence[Attempt]], list[Verdict]]
 FeedbackFn = Callable[[Problem, str, Verdict], str]
 
 
@@ -133,7 +127,7 @@ def collect_rollouts(
     *,
     sampler,
     tokenizer,
-    verify: VerifyFn,
+    verify: Callable[[Sequence[Attempt]], list[Verdict]],
     group_size: int,
     temperature: float,
     top_p: float,
@@ -157,52 +151,49 @@ def collect_rollouts(
     completion). The default closes the prefilled ```` ```lean4 ```` block, as ``leanfd eval`` does:
     extraction ignores everything after it, so tokens spent there would be trained on for nothing.
     """
-    from leanfd.models.extraction import extract_proof
+    from leanfd.lean.completions import check_completions
+    from leanfd.models.generate import generate
 
-    prompts = [student_prompt(p, tokenizer, prompt_style, examples) for p in problems]
     t0 = time.perf_counter()
-    samples = sampler.sample(
-        [p.text for p in prompts],
+    gens = generate(
+        problems,
+        sampler,
+        tokenizer,
         n=group_size,
         temperature=temperature,
         top_p=top_p,
         max_new_tokens=max_new_tokens,
         seed=seed,
-        stop=tuple(stop),
+        style=prompt_style,
+        examples=examples,
+        allow_same_split=True,  # the examples are training problems, kept out of the stream
+        stop=stop,
     )
     sample_s = time.perf_counter() - t0
 
-    rows: list[tuple[int, Problem, list[int], object, str | None]] = []
-    for g, (problem, prompt, group) in enumerate(zip(problems, prompts, samples, strict=True)):
-        ids = encode(tokenizer, prompt.text)
-        for s in group:
-            rows.append(
-                (g, problem, ids, s, extract_proof(prompt.response_prefix + s.text, problem.statement))
-            )
-
-    to_check = [i for i, r in enumerate(rows) if r[4] is not None]
     t0 = time.perf_counter()
-    checked = verify([Attempt(rows[i][1], rows[i][4]) for i in to_check]) if to_check else []
+    checked = iter(check_completions([(g.problem, c) for g in gens for c in g.completions()], verify))
     verify_s = time.perf_counter() - t0
-    verdicts: list[Verdict] = [Verdict(False, "failed", reason=NO_PROOF_REASON) for _ in rows]
-    for i, v in zip(to_check, checked, strict=True):
-        verdicts[i] = v
 
-    rollouts = [
-        Rollout(
-            problem=problem,
-            group=g,
-            prompt_ids=ids,
-            completion_ids=list(s.token_ids),
-            logprobs=list(s.logprobs),
-            entropies=list(s.entropies),
-            text=s.text,
-            proof=proof,
-            verdict=v,
-            reward=1.0 if v.ok else 0.0,
-        )
-        for (g, problem, ids, s, proof), v in zip(rows, verdicts, strict=True)
-    ]
+    rollouts = []
+    for group, g in enumerate(gens):
+        ids = encode(tokenizer, g.prompt.text)
+        for s in g.samples:
+            c = next(checked)
+            rollouts.append(
+                Rollout(
+                    problem=g.problem,
+                    group=group,
+                    prompt_ids=ids,
+                    completion_ids=list(s.token_ids),
+                    logprobs=list(s.logprobs),
+                    entropies=list(s.entropies),
+                    text=s.text,
+                    proof=c.proof,
+                    verdict=c.verdict,
+                    reward=1.0 if c.verdict.ok else 0.0,
+                )
+            )
 
     t0 = time.perf_counter()
     if feedback is not None:

@@ -1,0 +1,127 @@
+"""The package's import graph follows the table in the README ("Architecture"): every ``leanfd``
+import, lazy ones inside functions included, is parsed with ``ast`` and checked against it.
+
+A module belongs to a *unit*: the leaf modules are units of their own (``syntax``, ``io``,
+``data.problem``); otherwise the unit is the sub-package (``lean``, ``critic``, ``models``, …) or the
+top-level module (``cli``). A new module or package must be added to the table here and in the
+README, which keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1] / "leanfd"
+
+LEAVES = {"syntax", "io", "data.problem"}
+#: unit -> the units it may import (its own unit is always allowed; ``leanfd`` is the version only).
+ALLOWED: dict[str, set[str]] = {
+    "syntax": set(),
+    "io": set(),
+    "data.problem": set(),
+    "data": LEAVES,
+    "lean": LEAVES | {"data"},
+    "critic": LEAVES | {"data", "lean"},
+    "env": LEAVES | {"data", "lean", "critic"},
+    "models": LEAVES | {"data"},
+    "serve": LEAVES | {"data", "lean"},
+    "eval": LEAVES | {"data", "lean", "critic", "models"},
+    "train": LEAVES | {"data", "lean", "critic", "models", "eval"},
+    "cli": LEAVES | {"data", "lean", "critic", "env", "models", "serve", "eval", "train"},
+}
+#: Documented exceptions, one per seam: (importing module, imported unit, why).
+SEAMS = {
+    ("leanfd.critic.lm", "models"): "the LM critic loads its frozen language model through leanfd.models",
+}
+
+
+def unit_of(module: str) -> str:
+    parts = module.split(".")
+    assert parts[0] == "leanfd", module
+    if len(parts) == 1:
+        return "leanfd"
+    if ".".join(parts[1:3]) in LEAVES:
+        return ".".join(parts[1:3])
+    return parts[1]
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def leanfd_imports(path: Path) -> list[tuple[int, str]]:
+    """``(line, module)`` of every ``leanfd`` import in the file, wherever it appears."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.split(".")[0] == "leanfd"]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against the importing package
+                me = module_name(path)
+                package = me if path.name == "__init__.py" else me.rpartition(".")[0]
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if mod.split(".")[0] != "leanfd":
+                continue
+            if mod == "leanfd":  # `from leanfd import io` names modules
+                found += [(node.lineno, f"leanfd.{a.name}") for a in node.names]
+            else:
+                found.append((node.lineno, mod))
+    return found
+
+
+def violations() -> list[str]:
+    out = []
+    for path in sorted(ROOT.rglob("*.py")):
+        me = module_name(path)
+        mine = unit_of(me)
+        if mine == "leanfd":
+            continue
+        if mine not in ALLOWED:
+            out.append(f"{me}: unit {mine!r} is not in the import table (tests/test_import_graph.py, README)")
+            continue
+        for line, target in leanfd_imports(path):
+            theirs = unit_of(target)
+            if theirs in (mine, "leanfd") or theirs in ALLOWED[mine] or (me, theirs) in SEAMS:
+                continue
+            out.append(f"{me}:{line} imports {target} ({mine} -> {theirs} is not allowed)")
+    return out
+
+
+def test_imports_follow_the_table():
+    assert violations() == []
+
+
+def test_every_unit_in_the_table_exists_and_the_parser_sees_lazy_imports(tmp_path):
+    units = {unit_of(module_name(p)) for p in ROOT.rglob("*.py")} - {"leanfd"}
+    assert units <= set(ALLOWED)
+    # the checker itself: a lazy import inside a function is found, and a back-edge is reported
+    f = tmp_path / "x.py"
+    f.write_text(
+        "def g():\n    from leanfd.models.policy import load_policy\n    import leanfd.train.losses\n"
+    )
+    assert leanfd_imports(f) == [(2, "leanfd.models.policy"), (3, "leanfd.train.losses")]
+
+
+@pytest.mark.parametrize(
+    ("module", "unit"),
+    [
+        ("leanfd.syntax", "syntax"),
+        ("leanfd.data.problem", "data.problem"),
+        ("leanfd.data.loaders", "data"),
+        ("leanfd.lean.http", "lean"),
+        ("leanfd.cli", "cli"),
+    ],
+)
+def test_units(module, unit):
+    assert unit_of(module) == unit
