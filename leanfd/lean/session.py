@@ -2,8 +2,9 @@
 
 The process imports the header modules once and then elaborates one request at a time, each in a
 fresh command state. We talk to it through files (requests) and its stdout (results): the
-embedded build cannot read stdin (facts). A request that exceeds its wall-clock limit kills the
-process (its whole process group); the next request starts a fresh one. Backends differ only in
+embedded build cannot read stdin (emscripten's non-blocking read of fd 0 fails on a pipe, and a
+blocked main thread swallows the worker threads' output). A request that exceeds its wall-clock
+limit kills the process (its whole process group); the next request starts a fresh one. Backends differ only in
 the command that starts ``lean --run``: see :class:`EmbeddedSession` and ``leanfd.lean.native``.
 """
 

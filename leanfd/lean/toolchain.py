@@ -281,14 +281,3 @@ def _check_node(node: Path) -> None:
         raise ToolchainError(f"the downloaded Node ({node}) does not run on this machine: {e}") from e
     if out.returncode != 0 or not out.stdout.startswith("v24."):
         raise ToolchainError(f"the downloaded Node ({node}) does not run: {out.stderr.strip()}")
-
-
-def find_native() -> Path | None:
-    """A native ``lean`` executable: ``$LEANFD_LEAN`` if set, else ``lean`` on PATH."""
-    if os.environ.get("LEANFD_LEAN"):
-        p = Path(os.environ["LEANFD_LEAN"])
-        if not p.exists():
-            raise ToolchainError(f"LEANFD_LEAN={p} does not exist; unset it or point it at a lean binary")
-        return p
-    found = shutil.which("lean")
-    return Path(found) if found else None

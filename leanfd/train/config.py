@@ -142,15 +142,16 @@ class TrainConfig:
     feedback: str = _opt(
         "critique",
         "Feedback condition the teacher sees (leanfd.critic): binary, errors, reference, critique "
-        "(step-aligned, the best in the FA paper), critique+reference.",
+        "(step-aligned, the best in Feedback Alignment, arXiv 2606.11173), critique+reference.",
     )
     teacher: str = _opt(
         "ema",
-        "Teacher weights: ema (EMA of the student, paper FD / SDPO), frozen (initial model: LoRA adapter "
-        "disabled, or a frozen copy for full fine-tuning, FA paper), live (current weights).",
+        "Teacher weights: ema (EMA of the student, as in FD arXiv 2605.30861 and SDPO arXiv 2601.20802), frozen (initial model: LoRA adapter "
+        "disabled, or a frozen copy for full fine-tuning, as in arXiv 2606.11173), live (current weights).",
     )
     ema_rate: float = _opt(
-        0.05, "EMA teacher update rate per step: θ_T ← (1 − rate) θ_T + rate θ_S (SDPO: 0.05)."
+        0.05,
+        "EMA teacher update rate per step: θ_T ← (1 − rate) θ_T + rate θ_S (SDPO, arXiv 2601.20802: 0.05).",
     )
     divergence: str = _opt(
         "reverse_kl", "FD divergence: reverse_kl KL(p_S‖p_T), forward_kl KL(p_T‖p_S), or jsd."
@@ -158,10 +159,10 @@ class TrainConfig:
     jsd_alpha: float = _opt(0.5, "JSD mixture weight α (α=0 forward KL, α=1 reverse KL).")
     fd_estimator: str = _opt(
         "full",
-        "FD support: full (exact, whole vocabulary), topk (teacher's top-k plus a tail bucket, SDPO), "
+        "FD support: full (exact, whole vocabulary), topk (teacher's top-k plus a tail bucket, as SDPO arXiv 2601.20802), "
         "sampled (sampled-token policy-gradient estimator, reverse KL only).",
     )
-    fd_topk: int = _opt(100, "k for --fd-estimator topk (SDPO: 100).")
+    fd_topk: int = _opt(100, "k for --fd-estimator topk (SDPO, arXiv 2601.20802: 100).")
     is_cap: float = _opt(
         2.0, "FD truncated importance weight cap min(exp(logπ_θ − logπ_old), cap), used when off-policy."
     )
@@ -171,10 +172,11 @@ class TrainConfig:
     fd_on_success: bool = _opt(
         False,
         "Also distil on proved attempts (teacher told the attempt is correct). Default off: a proved "
-        "attempt's teacher has nothing to add (SDPO skips them).",
+        "attempt's teacher has nothing to add (SDPO, arXiv 2601.20802, skips them).",
     )
     sibling_demo: bool = _opt(
-        True, "Give a failed attempt's teacher a proved sibling from its group as a demonstration (SDPO)."
+        True,
+        "Give a failed attempt's teacher a proved sibling from its group as a demonstration (SDPO, arXiv 2601.20802).",
     )
 
     # ---------------------------------------------------------------- eval, logging, checkpoints

@@ -11,7 +11,7 @@ completion tokens that count and 0 on padding (and on any prompt/observation tok
 to exclude). Logits and log-probabilities at position t are those that scored the completion token
 ``tokens[:, t]``.
 
-Notation follows the papers (see the project's methods facts): p_S is the student
+Notation follows the papers (FD, arXiv 2605.30861; SDPO, arXiv 2601.20802): p_S is the student
 π_θ(·|x, y_<t), p_T the teacher π_T(·|x, c, y_<t) on the SAME student prefix, sg = stop-gradient.
 """
 
@@ -254,7 +254,7 @@ def forward_kl(log_s: Tensor, log_t: Tensor, alpha: float = 0.0) -> Tensor:
 def generalized_jsd(log_s: Tensor, log_t: Tensor, alpha: float = 0.5) -> Tensor:
     """Generalised Jensen–Shannon divergence with mixture weight α. (..., K) -> (...).
 
-    Convention (as in the project's methods facts, GKD (Agarwal et al. 2024) and TRL's SDPO):
+    Convention (as in GKD, Agarwal et al. 2024, arXiv 2306.13649, and TRL's SDPOTrainer):
     M = (1 − α) p_S + α p_T and JSD(α) = α KL(p_T‖M) + (1 − α) KL(p_S‖M); α = 0 is the forward KL
     KL(p_T‖p_S) and α = 1 the reverse KL KL(p_S‖p_T). The mixture form itself vanishes at both
     ends; what tends to the KLs is its normalised value: JSD(α)/α → KL(p_T‖p_S) as α → 0 and
@@ -324,7 +324,7 @@ def _tail_bucket(logits: Tensor, idx: Tensor) -> Tensor:
 
 @_register(FD_ESTIMATORS, "topk")
 def fd_teacher_topk(x: FDInputs) -> Tensor:
-    """Divergence over the teacher's top-k tokens plus one tail bucket (SDPO, k = 100). -> (B, T).
+    """Divergence over the teacher's top-k tokens plus one tail bucket (SDPO, arXiv 2601.20802, k = 100). -> (B, T).
 
     Both distributions are projected onto the same k + 1 outcomes (the teacher's top-k token ids and
     "anything else"), so the result is a true divergence between two distributions, and equals the

@@ -2,9 +2,9 @@
 them, write feedback, and lay the student and teacher token sequences out as tensors.
 
 The teacher context is the student's prompt with a feedback block inserted after the question
-("... feedback ... Correctly solve the original question.", the SDPO lineage), followed by the
-student's completion token ids *verbatim* (never re-tokenised), so position t of the teacher's
-completion scores exactly the token the student sampled at t.
+("... feedback ... Correctly solve the original question.", the re-prompt of SDPO, arXiv
+2601.20802), followed by the student's completion token ids *verbatim* (never re-tokenised), so
+position t of the teacher's completion scores exactly the token the student sampled at t.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 from leanfd.data.problem import Attempt, Problem
 from leanfd.lean.types import Verdict
 
-#: Appended after the feedback in the teacher's context (SDPO's re-prompt wording).
+#: Appended after the feedback in the teacher's context (the re-prompt wording of SDPO, arXiv 2601.20802).
 SOLVE_AGAIN = "Correctly solve the original question."
 
 
@@ -118,7 +118,7 @@ def critic_feedback(condition: str) -> FeedbackFn:
 
 
 def sibling_demo(proof: str) -> str:
-    """A proved sibling's proof shown to the teacher as a demonstration (SDPO)."""
+    """A proved sibling's proof shown to the teacher as a demonstration (as SDPO does, arXiv 2601.20802)."""
     return f"A correct proof found by another attempt:\n```lean4\n{proof.strip()}\n```"
 
 
