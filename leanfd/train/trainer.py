@@ -274,9 +274,12 @@ class Trainer:
             from leanfd.train.vllm_sync import VLLMRollouts
 
             return VLLMRollouts(self.unwrapped, cfg)
-        from leanfd.models.sampling import TransformersSampler
+        from leanfd.models.generate import make_sampler
 
-        return TransformersSampler(self.policy, batch_size=cfg.sampler_batch_size, progress=False)
+        sampler, _ = make_sampler(
+            "transformers", policy=self.policy, batch_size=cfg.sampler_batch_size, progress=False
+        )
+        return sampler
 
     def _get_verifier(self):
         if self.verifier is None:

@@ -26,14 +26,14 @@ class VLLMRollouts:
 
     def __init__(self, model: torch.nn.Module, cfg) -> None:
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # engine in this process
-        from leanfd.models.sampling import VLLMSampler
+        from leanfd.models.generate import make_sampler
 
         base = getattr(getattr(model, "config", None), "_name_or_path", None) or cfg.model
-        kw = {"gpu_memory_utilization": cfg.vllm_gpu_memory_utilization, "seed": cfg.seed}
+        kw = {"gpu_memory_utilization": cfg.vllm_gpu_memory_utilization}
         if cfg.dtype:
             kw["dtype"] = cfg.dtype
         self.model = model
-        self.sampler = VLLMSampler(base, progress=False, **kw)
+        self.sampler, _ = make_sampler("vllm", model=base, seed=cfg.seed, progress=False, **kw)
         self.sync_weights()
 
     def sample(self, *args, **kwargs):
