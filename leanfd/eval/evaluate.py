@@ -22,6 +22,9 @@ from leanfd.data.problem import Problem
 from leanfd.eval import results as R
 from leanfd.models.generate import SAMPLERS
 
+#: Evals of at most this many attempts (problems x n) use one Lean worker unless --workers is given.
+SMALL_EVAL_ATTEMPTS = 64
+
 #: Config fields that change what is sampled: a resumed run must match them.
 _IDENTITY = (
     "suite",
@@ -63,7 +66,7 @@ class EvalConfig:
     seed: int = 0
     #: Lean backend: ``auto`` (native when set up, else embedded), ``embedded`` or ``native``.
     backend: str = "auto"
-    #: Lean sessions in parallel (default: one per core).
+    #: Lean sessions in parallel (default: one per core; one for evals of <= 64 attempts).
     workers: int | None = None
     #: sequences per ``generate`` call (problems per batch = max(1, batch_size // n)).
     batch_size: int = 16
@@ -161,6 +164,7 @@ def evaluate(
 
     from leanfd.data import check_backend_supports, few_shot_examples, load_suite
     from leanfd.lean import Verifier
+    from leanfd.lean.background import BackgroundStart
     from leanfd.lean.completions import check_completions
     from leanfd.models.generate import generate, make_sampler
 
@@ -168,9 +172,15 @@ def evaluate(
     timings: dict[str, float] = {}
     problems: list[Problem] = load_suite(cfg.suite, split=cfg.split, limit=cfg.limit)
     own_verifier = verifier is None
+    lean_start = None
     if own_verifier:
+        # A small eval finishes its verifying in seconds on one worker; each extra worker costs a
+        # Lean start-up (about 20 s of CPU) that competes with sampling on a small machine.
+        workers = cfg.workers
+        if workers is None and len(problems) * cfg.n <= SMALL_EVAL_ATTEMPTS:
+            workers = 1
         verifier = Verifier(
-            backend=cfg.backend, workers=cfg.workers, timeout_s=cfg.timeout_s, heartbeats=cfg.heartbeats
+            backend=cfg.backend, workers=workers, timeout_s=cfg.timeout_s, heartbeats=cfg.heartbeats
         )
     try:
         # Mathlib suites fail before any model loads; the verifier says what it can check.
@@ -194,6 +204,8 @@ def evaluate(
 
         sampler = None
         if todo:
+            # Lean starts while the model loads and samples; the first verification waits for it.
+            lean_start = BackgroundStart(verifier, {_imports(p.header) for _, p in todo})
             t0 = time.perf_counter()
             sampler, tokenizer = make_sampler(
                 cfg.sampler,
@@ -205,11 +217,6 @@ def evaluate(
                 progress=cfg.progress,
             )
             timings["model_load_s"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            imports = sorted({_imports(p.header) for _, p in todo})
-            for imp in imports:
-                verifier.warm_up(imp)
-            timings["verifier_start_s"] = time.perf_counter() - t0
 
         per_batch = max(1, cfg.batch_size // cfg.n)
         bar = tqdm(
@@ -218,6 +225,9 @@ def evaluate(
         verify_s = [0.0]
 
         def verify(attempts):
+            if lean_start is not None and lean_start.waited_s is None:
+                timings["verifier_wait_s"] = lean_start.wait()
+                timings["verifier_start_s"] = lean_start.start_s
             t = time.perf_counter()
             try:
                 return verifier.verify(attempts, timeout_s=cfg.timeout_s, heartbeats=cfg.heartbeats)
@@ -271,6 +281,8 @@ def evaluate(
             bar.update(len(batch))
         bar.close()
     finally:
+        if lean_start is not None:
+            lean_start.join()  # closing under a start still in progress would leak its sessions
         if own_verifier:
             verifier.close()
 

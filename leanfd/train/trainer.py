@@ -295,7 +295,18 @@ class Trainer:
             self._own_verifier = True
         return self.verifier
 
+    def _start_lean(self) -> None:
+        """Start the verifier's sessions in the background; :meth:`_verify` waits for them."""
+        from leanfd.lean.background import BackgroundStart
+        from leanfd.lean.verify import split_header
+
+        imports = {split_header(p.header)[0] for p in self.train_problems}
+        self._lean_start = BackgroundStart(self._get_verifier(), imports)
+
     def _verify(self, attempts):
+        start = getattr(self, "_lean_start", None)
+        if start is not None and start.waited_s is None:
+            start.wait()
         return self._get_verifier().verify(attempts)
 
     # ----------------------------------------------------------------------------- phases
@@ -322,6 +333,7 @@ class Trainer:
             if ckpt is not None:
                 self.load_checkpoint(ckpt)
         main = self.acc.is_main_process
+        self._start_lean()  # overlaps the first rollouts' sampling
         self.log.open(self.step)
         if main:
             atomic_write(self.out / "config.yaml", cfg.to_yaml())
@@ -367,6 +379,7 @@ class Trainer:
         finally:
             bar.close()
             self.log.close()
+            self._lean_start.join()  # closing under a start still in progress would leak its sessions
             if self._own_verifier and self.verifier is not None:
                 self.verifier.close()
         return self.history
