@@ -184,6 +184,28 @@ def serve(
     )
 
 
+@app.command()
+def mcp(
+    http: Annotated[
+        int | None, typer.Option(help="Serve streamable HTTP on 127.0.0.1:PORT instead of stdio.")
+    ] = None,
+    backend: Annotated[str, typer.Option(help="Verifier backend: embedded or native.")] = "embedded",
+    workers: Annotated[int, typer.Option(help="Warm Lean sessions per header.")] = 1,
+    timeout_s: Annotated[
+        float, typer.Option("--timeout", help="Wall-clock limit of a call's Lean work, s.")
+    ] = 60.0,
+    heartbeats: Annotated[int, typer.Option(help="Lean maxHeartbeats per attempt.")] = 200_000,
+) -> None:
+    """Serve the agent tools (check, goals, search, read, verify, Kimina aliases) over MCP."""
+    try:
+        from leanfd.env.mcp_server import serve_mcp
+    except ImportError as e:
+        _fail(f"{e}. The MCP server needs the mcp extra: pip install 'leanfd[mcp]'")
+    if backend not in ("embedded", "native"):
+        _fail(f"unknown backend {backend!r}; use embedded or native")
+    serve_mcp(backend=backend, workers=workers, timeout_s=timeout_s, heartbeats=heartbeats, http_port=http)
+
+
 @app.command("eval")
 def eval_(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory (resumed if it exists).")],
