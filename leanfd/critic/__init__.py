@@ -3,12 +3,14 @@ failure (rules, or a frozen LM as a "faithful scribe"), and render the feedback 
 
 from leanfd.critic.conditions import CONDITIONS, render_feedback
 from leanfd.critic.lm import LMCritic
-from leanfd.critic.rule import Critique, StepNote, step_aligned_critique
+from leanfd.critic.rule import step_aligned_critique
 from leanfd.critic.steps import split_steps
+from leanfd.critic.types import Critique, Diagnosis, StepNote
 
 __all__ = [
     "CONDITIONS",
     "Critique",
+    "Diagnosis",
     "LMCritic",
     "StepNote",
     "render_feedback",

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from leanfd.critic.rule import Critique, step_aligned_critique
+from leanfd.critic.rule import step_aligned_critique
+from leanfd.critic.types import Critique
 from leanfd.data.problem import Problem
 from leanfd.lean.types import Verdict
 

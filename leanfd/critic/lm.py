@@ -23,8 +23,9 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from leanfd.critic.conditions import errors_feedback
-from leanfd.critic.rule import Critique, step_aligned_critique
+from leanfd.critic.rule import step_aligned_critique
 from leanfd.critic.steps import split_steps
+from leanfd.critic.types import Critique
 from leanfd.data.problem import Attempt, Problem
 from leanfd.lean.types import Verdict
 
