@@ -56,6 +56,10 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def _is_module(name: str) -> bool:
+    return (ROOT / f"{name}.py").exists() or (ROOT / name / "__init__.py").exists()
+
+
 def leanfd_imports(path: Path) -> list[tuple[int, str]]:
     """``(line, module)`` of every ``leanfd`` import in the file, wherever it appears."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
@@ -73,8 +77,10 @@ def leanfd_imports(path: Path) -> list[tuple[int, str]]:
                 mod = node.module or ""
             if mod.split(".")[0] != "leanfd":
                 continue
-            if mod == "leanfd":  # `from leanfd import io` names modules
-                found += [(node.lineno, f"leanfd.{a.name}") for a in node.names]
+            if mod == "leanfd":  # `from leanfd import io` names a module, `__version__` an attribute
+                found += [
+                    (node.lineno, f"leanfd.{a.name}" if _is_module(a.name) else "leanfd") for a in node.names
+                ]
             else:
                 found.append((node.lineno, mod))
     return found
