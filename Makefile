@@ -23,7 +23,7 @@ demo: setup
 	$(VENV)/bin/leanfd eval --suite core --split test --model smollm2-135m -n 4 -k 1,2,4 --limit 12 --few-shot 3 --out results/demo
 
 test: setup
-	$(PY) -m pytest
+	LEANFD_NO_DAEMON=1 $(PY) -m pytest
 
 lint: setup
 	$(VENV)/bin/ruff check leanfd tests benchmarks

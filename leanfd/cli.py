@@ -56,6 +56,9 @@ def verify(
     timeout: Annotated[float, typer.Option(help="Wall-clock seconds per attempt.")] = 30.0,
     heartbeats: Annotated[int, typer.Option(help="Lean maxHeartbeats per attempt.")] = 200_000,
     workers: Annotated[int | None, typer.Option(help="Lean sessions in parallel (default: cores).")] = None,
+    no_daemon: Annotated[
+        bool, typer.Option("--no-daemon", help="Start Lean in this process, not in the warm daemon.")
+    ] = False,
 ) -> None:
     """Verify proof attempts with Lean; one verdict row per input row, in input order."""
     import json
@@ -64,7 +67,7 @@ def verify(
     from leanfd.data.problem import Attempt, Problem
     from leanfd.io import InputError, read_jsonl, write_jsonl_atomic
     from leanfd.lean import VerifyInputError
-    from leanfd.lean.verify import shared_verifier, wrap
+    from leanfd.lean.verify import wrap
 
     try:
         rows = list(read_jsonl(infile, required=("id", "statement", "proof")))
@@ -76,9 +79,9 @@ def verify(
             except VerifyInputError as e:
                 raise InputError(f"{infile}:{n}: {e}") from None
             attempts.append(a)
-        verifier = shared_verifier(backend, workers)  # warm sessions are reused within one process
+        verifier = _lean_verifier(backend, workers, [a.problem.header for a in attempts], no_daemon)
         verdicts = verifier.verify(attempts, timeout_s=timeout, heartbeats=heartbeats, progress=True)
-    except (InputError, VerifyInputError, ValueError) as e:
+    except (InputError, VerifyInputError, ValueError, RuntimeError) as e:  # RuntimeError: DaemonError
         _fail(str(e))
     results = [{"id": r["id"], **v.to_dict()} for (_, r), v in zip(rows, verdicts, strict=True)]
     if out is None:
@@ -96,13 +99,25 @@ def verify(
 def check(
     file: Annotated[Path, typer.Argument(help="A .lean file (core Lean for the embedded backend).")],
     backend: Annotated[str, typer.Option(help="auto | embedded | native")] = "auto",
+    no_daemon: Annotated[
+        bool, typer.Option("--no-daemon", help="Start Lean in this process, not in the warm daemon.")
+    ] = False,
 ) -> None:
     """Print a whole Lean file's diagnostics (your own file: no guard); exit 1 if it has errors."""
-    from leanfd.lean.check import check_file
+    from leanfd.lean import daemon
+    from leanfd.lean.check import check_file, leading_imports
 
     if not file.is_file():
         _fail(f"{file}: no such file")
-    msgs = check_file(file, backend=backend)
+    try:
+        if daemon.disabled(no_daemon) or backend == "http":
+            msgs = check_file(file, backend=backend)
+        else:
+            text = file.read_text(encoding="utf-8")
+            client = daemon.ensure(backend, None, [leading_imports(text)[0]], echo=_note)
+            msgs = client.check(text)
+    except (ValueError, RuntimeError) as e:  # imports the backend lacks, DaemonError
+        _fail(str(e))
     for m in msgs:
         typer.echo(f"{file}:{m.line}:{m.col}: {m.severity}: {m.text}")
     n_err = sum(m.severity == "error" for m in msgs)
@@ -144,6 +159,9 @@ def critique(
     timeout: Annotated[float, typer.Option(help="Wall-clock seconds per attempt.")] = 30.0,
     heartbeats: Annotated[int, typer.Option(help="Lean maxHeartbeats per attempt.")] = 200_000,
     workers: Annotated[int | None, typer.Option(help="Lean sessions in parallel (default: cores).")] = None,
+    no_daemon: Annotated[
+        bool, typer.Option("--no-daemon", help="Start Lean in this process, not in the warm daemon.")
+    ] = False,
 ) -> None:
     """Step-aligned critique of proof attempts, with every feedback condition rendered."""
     from leanfd.critic.batch import run_critique
@@ -153,9 +171,98 @@ def critique(
             infile, out, critic=critic, critic_model=critic_model, critic_url=critic_url,
             critic_backend=critic_backend, max_new_tokens=max_new_tokens, verify_fix=verify_fix, goals=goals,
             backend=backend, timeout_s=timeout, heartbeats=heartbeats, workers=workers,
+            use_daemon=not no_daemon, echo=_note,
         )  # fmt: skip
-    except ValueError as e:  # InputError, CritiqueInputError, VerifyInputError, bad options
+    except (ValueError, RuntimeError) as e:  # InputError, CritiqueInputError, VerifyInputError, DaemonError
         _fail(str(e))
+
+
+def _note(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+def _lean_verifier(backend: str, workers: int | None, headers: list[str], no_daemon: bool):
+    """The warm daemon (started on first use) unless turned off; else this process's verifier."""
+    from leanfd.lean.daemon import verifier_for
+    from leanfd.lean.verify import split_header
+
+    imports = sorted({split_header(h)[0] for h in headers})
+    return verifier_for(backend, workers, imports, no_daemon=no_daemon, echo=_note)
+
+
+daemon_app = typer.Typer(
+    no_args_is_help=True,
+    help="The warm Lean daemon: verify, check and critique start it on first use and reuse it.",
+)
+app.add_typer(daemon_app, name="daemon")
+
+
+@daemon_app.command("start")
+def daemon_start(
+    backend: Annotated[str, typer.Option(help="auto | embedded | native")] = "auto",
+    workers: Annotated[int | None, typer.Option(help="Lean sessions (default: cores).")] = None,
+    warm_imports: Annotated[str, typer.Option(help="Imports to keep warm, e.g. Mathlib,Aesop.")] = "Init",
+    idle_timeout: Annotated[float, typer.Option(help="Exit after this many idle seconds.")] = 600.0,
+) -> None:
+    """Start the daemon (or reuse the one running with these settings)."""
+    from leanfd.lean import daemon
+
+    imports = [tuple(m.strip() for m in warm_imports.split(",") if m.strip())]
+    try:
+        c = daemon.ensure(backend, workers, imports, idle_timeout_s=idle_timeout, echo=_note)
+    except (ValueError, RuntimeError) as e:
+        _fail(str(e))
+    typer.echo(f"daemon up: pid {c.pid}, backend {c.backend}, {c.workers} worker(s)")
+
+
+@daemon_app.command("stop")
+def daemon_stop() -> None:
+    """Stop the daemon and its Lean sessions."""
+    from leanfd.lean import daemon
+
+    try:
+        pid = daemon.stop()
+    except RuntimeError as e:
+        _fail(str(e))
+    typer.echo(f"stopped the daemon (pid {pid})" if pid else "no daemon was running")
+
+
+@daemon_app.command("status")
+def daemon_status() -> None:
+    """Say whether a daemon runs, with its settings and memory; exit 1 if none."""
+    from leanfd.lean import daemon
+
+    try:
+        st = daemon.status()
+    except RuntimeError as e:
+        _fail(str(e))
+    if st is None:
+        typer.echo("no daemon running")
+        raise typer.Exit(1)
+    key = st.get("key", {})
+    typer.echo(
+        f"daemon pid {st['pid']}: leanfd {key.get('version')}, backend {st.get('backend')}, "
+        f"{st.get('workers')} worker(s), imports {key.get('imports')}, {st['memory_mb'] / 1024:.1f} GB, "
+        f"exits after {st.get('idle_timeout_s', 0) / 60:g} min idle"
+    )
+
+
+@daemon_app.command("run", hidden=True)
+def daemon_run(
+    backend: Annotated[str, typer.Option()],
+    workers: Annotated[int, typer.Option()],
+    warm_imports: Annotated[str, typer.Option(help="';'-separated import sets, ','-separated modules.")],
+    idle_timeout: Annotated[float, typer.Option()],
+    timeout: Annotated[float, typer.Option()] = 30.0,
+    heartbeats: Annotated[int, typer.Option()] = 200_000,
+) -> None:
+    """Run the daemon in the foreground (what `daemon start` launches in the background)."""
+    from leanfd.lean.daemon import daemon_key
+    from leanfd.serve.daemon import run_daemon
+
+    imports = [tuple(s.split(",")) for s in warm_imports.split(";") if s]
+    key = daemon_key(backend, workers, imports)
+    run_daemon(key=key, idle_timeout_s=idle_timeout, timeout_s=timeout, heartbeats=heartbeats)
 
 
 @app.command()

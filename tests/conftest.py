@@ -7,6 +7,10 @@ import os
 
 import pytest
 
+# The warm Lean daemon outlives a command; tests start their own sessions (tests/test_daemon.py
+# turns it back on for itself).
+os.environ["LEANFD_NO_DAEMON"] = "1"
+
 
 @pytest.fixture(scope="session")
 def lean_toolchain():

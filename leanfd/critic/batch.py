@@ -156,12 +156,17 @@ def run_critique(
     timeout_s: float = 30.0,
     heartbeats: int = 200_000,
     workers: int | None = None,
+    use_daemon: bool = False,
+    echo=None,
 ) -> list[dict]:
-    """``leanfd critique``: read ``infile``, critique every row, write ``out`` atomically."""
+    """``leanfd critique``: read ``infile``, critique every row, write ``out`` atomically.
+
+    ``use_daemon``: verify (and ask for goals) through the warm Lean daemon, started if needed
+    (``echo`` gets its one start-up line), unless ``LEANFD_NO_DAEMON`` turns it off."""
     import sys
 
     from leanfd.io import InputError, read_jsonl, write_jsonl_atomic
-    from leanfd.lean.verify import VerifyInputError, shared_verifier, wrap
+    from leanfd.lean.verify import VerifyInputError, split_header, wrap
 
     rows, labels = [], []
     for n, r in read_jsonl(infile, required=("id", "statement", "proof")):
@@ -175,7 +180,12 @@ def run_critique(
         rows.append(r)
         labels.append(label)
     need_lean = goals or verify_fix or any(r.get("verdict") is None for r in rows)
-    verifier = shared_verifier(backend, workers) if need_lean else None
+    verifier = None
+    if need_lean:
+        from leanfd.lean.daemon import verifier_for
+
+        imports = sorted({split_header(row_problem(r).header)[0] for r in rows})
+        verifier = verifier_for(backend, workers, imports, no_daemon=not use_daemon, echo=echo)
     lm = make_critic(
         critic,
         critic_model=critic_model,

@@ -166,6 +166,7 @@ def evaluate(
     from leanfd.lean import Verifier
     from leanfd.lean.background import BackgroundStart
     from leanfd.lean.completions import check_completions
+    from leanfd.lean.daemon import running as running_daemon
     from leanfd.models.generate import generate, make_sampler
 
     t_wall = time.perf_counter()
@@ -179,7 +180,8 @@ def evaluate(
         workers = cfg.workers
         if workers is None and len(problems) * cfg.n <= SMALL_EVAL_ATTEMPTS:
             workers = 1
-        verifier = Verifier(
+        # A warm daemon (leanfd daemon start) verifies for us: no sessions of our own beside it.
+        verifier = running_daemon(cfg.backend) or Verifier(
             backend=cfg.backend, workers=workers, timeout_s=cfg.timeout_s, heartbeats=cfg.heartbeats
         )
     try:

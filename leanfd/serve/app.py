@@ -8,6 +8,8 @@ Endpoints:
 - ``POST /verify`` with ``{"attempts": [{"problem": {...}, "proof": str}, ...], "timeout_s"?,
   "heartbeats"?, "goals"?}`` → ``{"verdicts": [Verdict.to_dict(), ...]}`` in input order (options
   default to the replica's own). A request that arrives before the replica is warm waits for it.
+- ``POST /check`` with ``{"text": str, "timeout_s"?}`` → ``{"messages": [LeanMessage fields]}``: a
+  whole file's messages, unguarded (``leanfd check``); only for the local daemon's private socket.
 
 The Verifier is not shared between threads: requests are served one at a time under a lock, and
 the Verifier's own worker pool runs a request's attempts in parallel. More throughput = more
@@ -17,8 +19,9 @@ replicas (or more ``--workers`` per replica), not more request threads.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
@@ -40,6 +43,11 @@ class VerifyRequest(BaseModel):
     goals: bool = Field(False, description="also return the goals before/after each tactic")
 
 
+class CheckRequest(BaseModel):
+    text: str = Field(description="a whole Lean file, checked as `leanfd check` does (no guard)")
+    timeout_s: float = Field(600.0, gt=0, description="wall-clock limit")
+
+
 class _Replica:
     """The warm Verifier, started in the background so the port answers /health at once."""
 
@@ -56,13 +64,23 @@ class _Replica:
         try:
             v = self.make_verifier()
             v.__enter__()
-            if self.warm:  # start the Lean sessions now rather than on the first request
-                v.warm_up(self.warm)
+            # Start the Lean sessions now rather than on the first request.
+            for imports in [self.warm] if self.warm and isinstance(self.warm[0], str) else self.warm:
+                v.warm_up(tuple(imports))
             self.verifier = v
         except Exception as e:  # reported by /health and /verify; the process stays up to say so
             self.error = f"{type(e).__name__}: {e}"
         finally:
             self.ready.set()
+
+    def check(self, text: str, timeout_s: float) -> list[dict]:
+        from leanfd.lean.check import check_text
+
+        self.ready.wait()
+        if self.verifier is None:
+            raise HTTPException(503, f"this replica's verifier failed to start: {self.error}")
+        with self.lock:
+            return [asdict(m) for m in check_text(self.verifier, text, timeout_s)]
 
     def stop(self) -> None:
         if self.verifier is not None:
@@ -79,13 +97,18 @@ class _Replica:
 
 
 def create_app(
-    make_verifier: Callable[[], Any], config: dict[str, Any], warm: tuple[str, ...] = ()
+    make_verifier: Callable[[], Any],
+    config: dict[str, Any],
+    warm: tuple[str, ...] | Sequence[tuple[str, ...]] = (),
+    *,
+    allow_check: bool = False,
 ) -> FastAPI:
     """An app around the Verifier that ``make_verifier()`` returns (entered once, on start-up,
     and warmed up for the header imports ``warm``, e.g. ``("Mathlib", "Aesop")``).
 
     ``config`` (the replica's ``backend``, ``workers``, ``timeout_s``, ``heartbeats``) is what
-    /health reports.
+    /health reports. ``allow_check`` adds ``POST /check``, which runs files without the guard: only
+    the local daemon, behind its private socket, turns it on, never a replica on the network.
     """
     replica = _Replica(make_verifier, config, warm)
 
@@ -117,6 +140,15 @@ def create_app(
             raise HTTPException(422, f"malformed attempt: {e!r}") from e
         options = {"timeout_s": req.timeout_s, "heartbeats": req.heartbeats, "goals": req.goals}
         return {"verdicts": replica.verify(attempts, **options)}
+
+    if allow_check:
+
+        @app.post("/check")
+        def check(req: CheckRequest) -> dict:
+            try:
+                return {"messages": replica.check(req.text, req.timeout_s)}
+            except ValueError as e:  # VerifyInputError: imports the backend lacks
+                raise HTTPException(422, str(e)) from e
 
     return app
 

@@ -284,9 +284,11 @@ class Trainer:
     def _get_verifier(self):
         if self.verifier is None:
             from leanfd.lean import Verifier
+            from leanfd.lean.daemon import running as running_daemon
 
             cfg = self.cfg
-            self.verifier = Verifier(
+            # A warm daemon (leanfd daemon start) verifies for us: no sessions of our own beside it.
+            self.verifier = running_daemon(cfg.lean_backend) or Verifier(
                 cfg.lean_backend,
                 cfg.verify_workers,
                 timeout_s=cfg.verify_timeout_s,
