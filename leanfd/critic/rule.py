@@ -329,6 +329,8 @@ def _apply_failed(f: Failure) -> Explanation:
     )
 
 
+#: Older Lean said "failed to reduce to true/false"; Lean 4.28 says "did not reduce to `isTrue` or `isFalse`".
+_DECIDE_STUCK = ("failed to reduce", "failed to synthesize", "did not reduce to")
 _HEARTBEATS = ("(deterministic) timeout", "maximum number of heartbeats", "maximum recursion depth")
 
 #: ``(category, does the message belong to it, explain it)``. The first match wins, so the order
@@ -370,9 +372,7 @@ RULES: tuple[tuple[str, Callable[[Failure], bool], Callable[[Failure], Explanati
     ),
     (
         "decide_failed",
-        lambda f: (
-            "decide" in f.first and ("failed to reduce" in f.message or "failed to synthesize" in f.message)
-        ),
+        lambda f: "decide" in f.first and any(k in f.message for k in _DECIDE_STUCK),
         _decide_failed,
     ),
     ("timeout", lambda f: any(k in f.message for k in _HEARTBEATS), _timeout),
