@@ -30,7 +30,18 @@ class Problem:
 
 @dataclass(frozen=True)
 class Attempt:
-    """A candidate proof of ``problem``: the text that follows the statement's ``:=``."""
+    """A candidate proof of ``problem``: either ``proof``, the text that follows the statement's
+    ``:=``, or ``file``, a whole Lean file (its own imports, ``open``s, helper lemmas, then the
+    theorem named as in the statement). ``Attempt(problem, proof)`` keeps its positional form."""
 
     problem: Problem
-    proof: str
+    proof: str | None = None
+    file: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.proof is None) == (self.file is None):
+            given = "both" if self.proof is not None else "neither"
+            raise ValueError(
+                f"attempt at {self.problem.name!r}: give exactly one of proof= (the text after the "
+                f"statement's ':=') or file= (a whole Lean file); got {given}"
+            )

@@ -31,8 +31,10 @@ _PROBLEM_FIELDS = tuple(f.name for f in fields(Problem))
 
 
 def attempt_to_dict(a: Attempt) -> dict:
-    """The JSON shape of an attempt on the wire: ``{"problem": {Problem fields}, "proof": str}``
-    (verdicts use ``Verdict.to_dict``/``from_dict``)."""
+    """The JSON shape of an attempt on the wire: ``{"problem": {Problem fields}, "proof": str}``,
+    or ``"file": str`` for a whole-file attempt (verdicts use ``Verdict.to_dict``/``from_dict``)."""
+    if a.file is not None:
+        return {"problem": asdict(a.problem), "file": a.file}
     return {"problem": asdict(a.problem), "proof": a.proof}
 
 
@@ -41,7 +43,7 @@ def attempt_from_dict(d: dict) -> Attempt:
     unknown = set(p) - set(_PROBLEM_FIELDS)
     if unknown:
         raise ValueError(f"unknown problem field(s) {sorted(unknown)}; expected some of {_PROBLEM_FIELDS}")
-    return Attempt(problem=Problem(**p), proof=d["proof"])
+    return Attempt(problem=Problem(**p), proof=d.get("proof"), file=d.get("file"))
 
 
 class VerifyServiceError(RuntimeError):
