@@ -1,10 +1,19 @@
-"""Screen candidate proof text before Lean sees it.
+"""Screen candidate proofs and whole files before Lean sees them.
 
 Candidate text is data, not code. An RL policy will find any hole, so the guard refuses every
-construct that can run code at elaboration time, change the environment, weaken the checks, or
-step outside the theorem the trusted statement opens. It is the first of two walls: the Lean
-session also checks that the attempt produced exactly one command and audits the axioms, so a
-construct the guard misses still cannot turn into an accepted proof.
+construct that can run code with effects at elaboration time, read the host's files or
+environment, change the environment, weaken the checks, or step outside the theorem the trusted
+statement opens. It is the first of two walls: the Lean session also checks that a proof produced
+exactly one command (a file: only the commands :func:`file_command_refusal` allows), compares a
+file's theorem with the trusted statement, and audits the axioms, so a construct the guard misses
+still cannot turn into an accepted proof.
+
+Code that runs at elaboration is not only `#eval`: Lean compiles and runs tactic configuration
+terms (``simp (maxSteps := t)`` runs ``t``; measured with a ``panic!`` in ``t``), and
+``decide +native`` runs compiled code. Such code is pure: it cannot forge the world token that IO
+needs (``IO.RealWorld`` is an opaque nonempty type), so it reaches the host only through the
+unsafe primitives refused below, or through elaborators that do IO themselves (``include_str``,
+``bv_check``, ``bv_decide``, ``polyrith``), also refused.
 
 The guard works on the text with comments and string/char literals blanked out (so a forbidden
 word inside a comment or string is harmless and allowed), by whole-identifier matching; the lexing
@@ -14,11 +23,20 @@ is :mod:`leanfd.syntax`, which reads comments, literals and names as Lean does.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
-from leanfd.syntax import blank_comments_and_strings, identifiers, name_parts
+from leanfd.syntax import Token, blank_comments_and_strings, identifiers, name_parts, tokenize
 
 #: Maximum proof length in characters (longer text is refused before it reaches Lean).
 MAX_PROOF_CHARS = 50_000
+#: Maximum whole-file length: a file carries helper lemmas, so it may be longer than a proof; the
+#: bound keeps one attempt's parse time and memory small.
+MAX_FILE_CHARS = 100_000
+#: The highest ``maxRecDepth`` an attempt may set (higher values are lowered to it). It bounds
+#: elaborator recursion and is not what keeps the process alive: a term nested 2000 deep already
+#: overflows the embedded Lean's stack at the default 512 (measured), and a crash costs one attempt
+#: and a session restart. So the cap sits high, where it lowers no value a proof plausibly needs.
+MAX_REC_DEPTH = 100_000
 
 # word -> why it is refused. Keys are matched as whole identifiers (a dotted name such as
 # `Nat.decide` does not match `decide`, nor does `mydef` match `def`).
@@ -29,6 +47,12 @@ _FORBIDDEN_WORDS: dict[str, str] = {
     "run_elab": "runs meta code",
     "run_meta": "runs meta code",
     "by_elab": "runs meta code",
+    # elaborators that read host files or run host programs at elaboration time
+    "include_str": "reads a host file",
+    "bv_check": "reads a host file (an LRAT proof)",
+    "bv_decide": "runs an external SAT solver and writes host files",
+    "bv_decide?": "runs an external SAT solver and writes host files",
+    "polyrith": "calls a web service",
     # syntax extensions that would change how later text parses or elaborates
     "macro": "defines syntax",
     "macro_rules": "defines syntax",
@@ -74,10 +98,12 @@ _FORBIDDEN_WORDS: dict[str, str] = {
     "import": "imports a module",
     "deriving": "derives instances",
     # options and escape hatches from the kernel
+    # `set_option NAME VALUE` is checked on its own (see _OPTIONS); the bare words are refused
     "set_option": "changes options (heartbeats, checks)",
     "maxHeartbeats": "changes the heartbeat limit",
     "maxRecDepth": "changes the recursion limit",
     "native_decide": "trusts compiled code (Lean.ofReduceBool)",
+    "native": "trusts compiled code (`decide +native`, Lean.ofReduceBool)",
     "ofReduceBool": "trusts compiled code",
     "ofReduceNat": "trusts compiled code",
     "trustCompiler": "trusts compiled code",
@@ -111,28 +137,228 @@ _ATTRIBUTE = re.compile(r"@\[")
 _OPEN = re.compile(r"\bopen\b")
 # Lean's ASCII control characters other than tab/newline/CR have no business in a proof.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_DECIMAL = re.compile(r"[0-9][0-9_]*")
+_BOOL = ("true", "false")
+
+# Options an attempt may set, with `set_option NAME VALUE` (at the top of a file, or `... in` on a
+# declaration, a tactic or a term), and why each is harmless. Every other option is refused: some
+# switch checks off (`debug.skipKernelTC`), some write host files (`trace.profiler.output`).
+#   maxHeartbeats  bounds elaboration work: a value above the verifier's limit is lowered to it,
+#                  and 0 (no limit) is refused while the verifier has a limit
+#   maxRecDepth    bounds elaborator recursion: lowered to MAX_REC_DEPTH
+#   tactic.hygienic  whether tactic-introduced names are accessible; changes no check
+#   pp.*           how Lean prints terms in messages; changes no check
+_NAT_OPTIONS = ("maxHeartbeats", "maxRecDepth")
 
 
-def screen(proof: str) -> str | None:
-    """Return why ``proof`` is refused, or ``None`` if it may be sent to Lean."""
+def _option_refusal(name: str, value: str, heartbeats: int) -> str | None:
+    """Why ``set_option name value`` is refused, or ``None``."""
+    if name in _NAT_OPTIONS:
+        if not _DECIMAL.fullmatch(value):
+            return f"`set_option {name}` takes a decimal number here, got `{value}`"
+        if name == "maxHeartbeats" and int(value.replace("_", "")) == 0 and heartbeats > 0:
+            return "`set_option maxHeartbeats 0` (no limit) is not allowed; the verifier's limit applies"
+        return None
+    if name == "tactic.hygienic" or name.startswith("pp."):
+        if value in _BOOL or (name.startswith("pp.") and _DECIMAL.fullmatch(value)):
+            return None
+        return f"`set_option {name}` takes true or false here, got `{value}`"
+    return f"`set_option {name}` is not allowed; options an attempt may set: maxHeartbeats, maxRecDepth, tactic.hygienic, pp.*"
+
+
+def _options(text: str) -> Iterator[tuple[str, Token | None, Token | None]]:
+    """Each ``set_option`` in ``text``: the option's name (guillemets removed, as Lean reads it),
+    and its name and value tokens (``None`` where the text ends first)."""
+    toks = tokenize(text)
+    for k, t in enumerate(toks):
+        if t.kind == "ident" and t.text == "set_option":
+            name = toks[k + 1] if k + 1 < len(toks) else None
+            value = toks[k + 2] if k + 2 < len(toks) else None
+            yield (".".join(name_parts(name.text)) if name else ""), name, value
+
+
+def _screen_options(text: str, heartbeats: int) -> str | None:
+    for name, name_tok, value in _options(text):
+        if name_tok is None or name_tok.kind != "ident" or value is None:
+            return "`set_option` needs an option name and a value"
+        if reason := _option_refusal(name, value.text, heartbeats):
+            return reason
+    return None
+
+
+def _without_options(code: str, text: str) -> str:
+    """``code`` with each ``set_option NAME VALUE`` blanked (they were checked on their own)."""
+    out = list(code)
+    for _, name_tok, value in _options(text):
+        if name_tok is not None and value is not None:
+            start = text.rfind("set_option", 0, name_tok.start)
+            out[start : value.end] = [" "] * (value.end - start)
+    return "".join(out)
+
+
+def cap_options(text: str, heartbeats: int) -> str:
+    """``text`` with every ``maxHeartbeats`` above ``heartbeats`` (unless 0 = no limit) and every
+    ``maxRecDepth`` above :data:`MAX_REC_DEPTH` lowered to the limit. The new number is padded
+    with spaces to the old one's length, so every position in the text stays where it was."""
+    out = text
+    for name, _, value in reversed(list(_options(text))):
+        if name not in _NAT_OPTIONS or value is None or not _DECIMAL.fullmatch(value.text):
+            continue
+        cap = MAX_REC_DEPTH if name == "maxRecDepth" else heartbeats
+        if cap > 0 and int(value.text.replace("_", "")) > cap:
+            new = str(cap).ljust(len(value.text))  # a bigger decimal has at least as many digits
+            out = out[: value.start] + new + out[value.end :]
+    return out
+
+
+def _screen_words(code: str, words: dict[str, str], what: str) -> str | None:
+    if m := _HASH_COMMAND.search(code):
+        return f"`{m.group()}` is a command; {what} may not contain commands"
+    if _ATTRIBUTE.search(code):
+        return f"`@[...]` attributes are not allowed in {what}"
+    for name in identifiers(code):
+        parts = name_parts(name)
+        if parts[0] in words:
+            return f"`{parts[0]}` is not allowed in {what} ({words[parts[0]]})"
+        for part in parts[1:]:
+            if part in _FORBIDDEN_ANYWHERE:
+                return f"`{name}` is not allowed in {what} ({_FORBIDDEN_WORDS[part]})"
+    return None
+
+
+def screen(proof: str, heartbeats: int = 200_000) -> str | None:
+    """Return why ``proof`` is refused, or ``None`` if it may be sent to Lean. ``heartbeats`` is
+    the verifier's limit (``set_option maxHeartbeats 0 in`` is refused under one)."""
     if len(proof) > MAX_PROOF_CHARS:
         return f"proof is {len(proof)} characters; the limit is {MAX_PROOF_CHARS}"
     if _CONTROL.search(proof):
         return "proof contains control characters"
-    code = blank_comments_and_strings(proof)
-    if m := _HASH_COMMAND.search(code):
-        return f"`{m.group()}` is a command; a proof may not contain commands"
-    if _ATTRIBUTE.search(code):
-        return "`@[...]` attributes are not allowed in a proof"
-    for name in identifiers(code):
-        parts = name_parts(name)
-        if parts[0] in _FORBIDDEN_WORDS:
-            return f"`{parts[0]}` is not allowed in a proof ({_FORBIDDEN_WORDS[parts[0]]})"
-        for part in parts[1:]:
-            if part in _FORBIDDEN_ANYWHERE:
-                return f"`{name}` is not allowed in a proof ({_FORBIDDEN_WORDS[part]})"
+    if reason := _screen_options(proof, heartbeats):
+        return reason
+    code = _without_options(blank_comments_and_strings(proof), proof)
+    if reason := _screen_words(code, _FORBIDDEN_WORDS, "a proof"):
+        return reason
     for m in _OPEN.finditer(code):
         rest = code[m.end() :].split("\n", 1)[0]
         if not re.search(r"\bin\b", rest):
             return "`open` is allowed only as `open ... in` inside the proof"
     return None
+
+
+# ------------------------------------------------------------------------------------------------
+# Whole files: the same rules, except for what a file adds around its theorem.
+
+# A file may also hold, and why each is harmless:
+#   theorem / lemma / def / abbrev  helper declarations: checked by the kernel like the theorem,
+#                  and the axiom audit follows the theorem into every one it uses; a file cannot
+#                  redeclare a name the statement mentions (Lean refuses an existing name), and the
+#                  statement comparison would see a different constant
+#   private / protected / noncomputable  name visibility and code generation only (a private or
+#                  namespaced theorem is not the root-namespace theorem the problem names)
+#   scoped         only modifies notation, instances and attributes, all refused; `open scoped X`
+#                  activates what the library already scoped to X
+#   open X (top level)  name resolution only; a name that resolves differently makes a
+#                  different statement, which the statement comparison refuses
+#   import M       at the top, and only modules the problem's header imports (see file_imports)
+# Still refused in files, as in proofs: commands (`#eval` …), `example` (no use, and a place for
+# any other effect), `instance`/`attribute`/`@[…]`, syntax extensions, `namespace`/`section`/`end`,
+# `variable`/`universe`, `mutual`, `axiom`/`opaque`, `partial`/`unsafe`, and every option but those
+# in _OPTIONS.
+_FILE_ALLOWED = {"theorem", "lemma", "def", "abbrev", "private", "protected", "noncomputable", "scoped"}
+_FILE_WORDS = {w: why for w, why in _FORBIDDEN_WORDS.items() if w not in _FILE_ALLOWED}
+_FILE_WORDS["import"] = "imports are allowed only at the top of the file"
+_IMPORT_LINE = re.compile(r"[ \t]*import[ \t]+(?P<mods>[^\n]*?)[ \t]*(?=\n|\Z)")
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_']*(?:\.[A-Za-z_][A-Za-z0-9_']*)*")
+
+# The commands a file may consist of, as the Lean session names them (the second wall: whatever
+# the guard lets through, a command of any other kind makes the file `forbidden`).
+_FILE_COMMANDS = {
+    "Lean.Parser.Command.declaration/Lean.Parser.Command.theorem",
+    "Lean.Parser.Command.declaration/Lean.Parser.Command.definition",
+    "Lean.Parser.Command.declaration/Lean.Parser.Command.abbrev",
+    "lemma",  # Mathlib's `lemma`, a macro for `theorem`
+    "Lean.Parser.Command.open",
+    "Lean.Parser.Command.moduleDoc",  # a `/-! … -/` comment
+}
+_SET_OPTION = "Lean.Parser.Command.set_option "
+
+
+def file_imports(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """The modules ``text`` imports in its leading ``import`` lines, and each line's span. Lean
+    reads imports only before the first command; an ``import`` anywhere else is refused."""
+    code = blank_comments_and_strings(text)
+    mods: list[str] = []
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while True:
+        while i < len(code) and code[i].isspace():
+            i += 1
+        m = _IMPORT_LINE.match(code, i)
+        if not m or not m.group("mods"):
+            return mods, spans
+        mods.extend(m.group("mods").split())
+        spans.append((m.start(), m.end()))
+        i = m.end()
+
+
+def normalise_file(text: str) -> str:
+    """A file as the verifier reads it: Windows line ends become ``\\n`` (lines and columns stay
+    the same)."""
+    return text.replace("\r\n", "\n")
+
+
+def screen_file(text: str, imports: tuple[str, ...] | list[str], heartbeats: int = 200_000) -> str | None:
+    """Return why the whole-file attempt ``text`` is refused, or ``None``. ``imports`` are the
+    modules the problem's header imports; the file may import only those (and ``Init``): its
+    theorem is elaborated in the session that imported the header, so another module would need
+    another session (3 GB and ~45 s each, per distinct import set: a cheap way to exhaust the
+    machine), and the statement comparison is made in the header's environment."""
+    text = normalise_file(text)
+    if len(text) > MAX_FILE_CHARS:
+        return f"file is {len(text)} characters; the limit is {MAX_FILE_CHARS}"
+    if "\r" in text:
+        return "file contains a carriage return that does not end a line"
+    if _CONTROL.search(text):
+        return "file contains control characters"
+    if not text.strip():
+        return "the file is empty"
+    mods, spans = file_imports(text)
+    allowed = {"Init", *imports}
+    for mod in mods:
+        if not _MODULE.fullmatch(mod):
+            return f"`import {mod}` is not a module name"
+        if mod not in allowed:
+            return (
+                f"the file imports {mod}, which the problem's header does not "
+                f"(it imports {', '.join(sorted(allowed))}); a file may import only those"
+            )
+    if reason := _screen_options(text, heartbeats):
+        return reason
+    code = blank_comments_and_strings(text)
+    for a, b in spans:
+        code = code[:a] + " " * (b - a) + code[b:]
+    if next(identifiers(code), None) == "in":  # it would continue the verifier's own last command
+        return "the file starts with `in`"
+    return _screen_words(_without_options(code, text), _FILE_WORDS, "a file")
+
+
+def file_command_refusal(shape: str) -> str | None:
+    """Why a file may not hold a command of this shape (as the Lean session reports it: its kind,
+    with the declared kind, the option's name, or both sides of `A in B`), or ``None``."""
+    if " in " in shape:
+        head, _, rest = shape.partition(" in ")
+        if head != "Lean.Parser.Command.open" and not head.startswith(_SET_OPTION):
+            return f"`{_short(head)} in` is allowed only as `open … in` or `set_option … in`"
+        return file_command_refusal(head) or file_command_refusal(rest)
+    if shape.startswith(_SET_OPTION):
+        name = shape[len(_SET_OPTION) :]
+        if name in _NAT_OPTIONS or name == "tactic.hygienic" or name.startswith("pp."):
+            return None
+        return f"`set_option {name}` is not allowed"
+    if shape in _FILE_COMMANDS:
+        return None
+    return f"`{_short(shape)}` commands are not allowed in a file"
+
+
+def _short(shape: str) -> str:
+    return shape.rsplit("/", 1)[-1].rsplit(".", 1)[-1]
