@@ -252,12 +252,14 @@ class NativeSession(LeanSession):
     def rss_mb(self) -> float:
         return _tree_rss_mb(self._proc.pid) if self.alive and self._proc else 0.0
 
-    def run(self, source: str, theorem: str, timeout_s: float, goals: bool = False) -> RawResult:
+    def run(
+        self, source: str, theorem: str, timeout_s: float, goals: bool = False, reference: str | None = None
+    ) -> RawResult:
         if self.alive and self.rss_mb() > self.recycle_mb:
             self.recycles += 1
             self.close()  # LeanSession.run starts a fresh process
         self._memory_kill = ""
-        res = super().run(source, theorem, timeout_s, goals=goals)
+        res = super().run(source, theorem, timeout_s, goals=goals, reference=reference)
         if self._memory_kill:
             # The kill shows up as EOF, possibly before the process is reaped (then LeanSession
             # calls it a timeout): it is a crash, and the reason is ours.

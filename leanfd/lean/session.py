@@ -44,9 +44,14 @@ class RawResult:
 
     messages: list[dict] = field(default_factory=list)  # Lean's own JSON messages
     commands: list[int] = field(default_factory=list)  # start line of each command
+    ends: list[int] = field(default_factory=list)  # end line of each command
+    shapes: list[str] = field(default_factory=list)  # each command's syntax kind (see the program)
     theorem: bool = False  # the audited name exists and is a theorem
     axioms: list[str] = field(default_factory=list)
     goals: list[dict] = field(default_factory=list)
+    #: Whole-file attempts: ``{same, reference, target, error}``, whether the file's theorem states
+    #: exactly the reference statement, both types as Lean prints them, and any reference error.
+    statement: dict | None = None
     timed_out: bool = False
     crashed: bool = False
     crash_log: str = ""
@@ -173,9 +178,13 @@ class LeanSession:
             pass
 
     # -- requests
-    def run(self, source: str, theorem: str, timeout_s: float, goals: bool = False) -> RawResult:
-        """Elaborate ``source`` and audit ``theorem``. Starts (or restarts) the process if needed;
-        start-up time does not count against ``timeout_s``."""
+    def run(
+        self, source: str, theorem: str, timeout_s: float, goals: bool = False, reference: str | None = None
+    ) -> RawResult:
+        """Elaborate ``source`` and audit ``theorem``; with ``reference`` (a source stating the
+        theorem as the problem does), also check that ``source``'s theorem states exactly that.
+        Starts (or restarts) the process if needed; start-up time does not count against
+        ``timeout_s``."""
         if not self.alive or self._next_id >= self.max_requests:
             self.start()
         assert self._workdir is not None
@@ -183,8 +192,11 @@ class LeanSession:
         self._next_id += 1
         reqdir = self._workdir / "req"
         (reqdir / f"{rid}.lean").write_text(source, encoding="utf-8")
+        if reference is not None:
+            (reqdir / f"{rid}.ref").write_text(reference, encoding="utf-8")
         tmp = reqdir / f"{rid}.tmp"
-        tmp.write_text(f"{theorem}\n{1 if goals else 0}\n", encoding="utf-8")
+        mode = "file\n" if reference is not None else ""
+        tmp.write_text(f"{theorem}\n{1 if goals else 0}\n{mode}", encoding="utf-8")
         t0 = time.perf_counter()
         tmp.rename(reqdir / f"{rid}.req")  # atomic: the server never sees a half-written request
         res = RawResult()
@@ -205,6 +217,9 @@ class LeanSession:
                 res.messages.append(obj["msg"])
             elif obj.get("done"):
                 res.commands = [int(x) for x in obj.get("commands", [])]
+                res.ends = [int(x) for x in obj.get("ends", [])]
+                res.shapes = [str(x) for x in obj.get("shapes", [])]
+                res.statement = obj.get("statement")
                 res.theorem = bool(obj.get("theorem"))
                 res.axioms = list(obj.get("axioms", []))
                 res.goals = list(obj.get("goals", []))

@@ -8,9 +8,12 @@ notations or options).
 Run as `lean --run LeanfdServer.lean DIR MOD...`. It imports the modules `MOD...` (default `Init`)
 once, prints `{"ready":true}`, then polls DIR for requests `0`, `1`, … in order.
 A request is two files: `N.lean`, the Lean source, then `N.req` (written last): line 1 the theorem
-name to audit, line 2 `1` to also report the goals before and after each tactic (else `0`). For each request it prints one JSON line per Lean
-message, `{"id":N,"msg":{…}}`, then `{"id":N,"done":true,…}` with the command start lines, whether
-the theorem exists as a theorem, and its audited axioms, and deletes the request files.
+name to audit, line 2 `1` to also report the goals before and after each tactic (else `0`), and
+for a whole-file attempt line 3 `file`, with a third file `N.ref` (written before `N.req`): the
+reference source that states the theorem as the problem does. For each request it prints one JSON
+line per Lean message, `{"id":N,"msg":{…}}`, then `{"id":N,"done":true,…}` with each command's
+start line, end line and shape, whether the theorem exists as a theorem, its audited axioms, for a file
+whether its theorem states exactly the reference's statement, and deletes the request files.
 
 It never reads stdin: emscripten's stdin on a pipe does not work in the embedded build (facts).
 Loops are written as plain recursion because some library loop helpers have no IR in the
@@ -43,16 +46,33 @@ partial def reportable (all : Bool) (env : Environment) (xs : Array Name) (i : N
     reportable all env xs (i + 1) (if keep then acc.push (toJson a.toString) else acc)
   else acc
 
-/-- The start line of every command except the end-of-input marker. -/
-partial def commandLines (fm : FileMap) (xs : Array Syntax) (i : Nat) (acc : Array Json) : Array Json :=
+/-- What a command is, for the judge's allow-list of file commands: its syntax kind; for a
+declaration also the kind of what it declares; for `set_option` also the option's name; for
+`A in B` both sides. -/
+partial def commandShape (stx : Syntax) : String :=
+  let k := stx.getKind
+  -- `Name.toString` directly: through `s!` or `toString` the compiler wants a specialisation
+  -- that the embedded build lacks
+  if k == ``Parser.Command.declaration then k.toString ++ "/" ++ stx[1].getKind.toString
+  else if k == ``Parser.Command.in then commandShape stx[0] ++ " in " ++ commandShape stx[2]
+  else if k == ``Parser.Command.set_option then k.toString ++ " " ++ stx[1].getId.toString
+  else k.toString
+
+/-- The start line, end line and shape of every command except the end-of-input marker. -/
+partial def commandLines (fm : FileMap) (xs : Array Syntax) (i : Nat) (starts ends shapes : Array Json) :
+    Array Json × Array Json × Array Json :=
   if h : i < xs.size then
     let stx := xs[i]
-    let line : Nat := match stx.getPos? with
+    let start : Nat := match stx.getPos? with
       | some p => (fm.toPosition p).line
       | none => 0
-    let acc := if stx.getKind == ``Parser.Command.eoi then acc else acc.push (toJson line)
-    commandLines fm xs (i + 1) acc
-  else acc
+    let stop : Nat := match stx.getTailPos? with
+      | some p => (fm.toPosition p).line
+      | none => start
+    if stx.getKind == ``Parser.Command.eoi then commandLines fm xs (i + 1) starts ends shapes
+    else commandLines fm xs (i + 1) (starts.push (toJson start)) (ends.push (toJson stop))
+      (shapes.push (toJson (commandShape stx)))
+  else (starts, ends, shapes)
 
 /-! `PersistentArray`'s own accessors have no IR in the embedded build (`get!._redArg`), so we read
 its two parts (a tree of nodes and a tail array) with our own recursion. -/
@@ -75,6 +95,96 @@ partial def printMsgs (id : Nat) (msgs : Array Message) (i : Nat) : IO Unit := d
     let j ← msgs[i].toJson
     IO.println (Json.mkObj [("id", toJson id), ("msg", j)]).compress
     printMsgs id msgs (i + 1)
+
+/-! ## The statement check for whole-file attempts
+
+The file's theorem must state exactly what the problem states. Both are elaborated from the same
+imported environment, each in its own fresh command state, and their types compared as `Expr`s
+(`==` is `Expr.eqv`: binder names and binder annotations are ignored, neither changes the
+proposition). Declared types hold no metavariables: Lean instantiates them before adding the
+declaration. Equal names mean equal constants for everything imported (a file cannot redeclare an
+imported name), but not for constants that elaborating the statement itself made (e.g. the
+matcher `foo.match_1` of a `match` in the statement) or that the header declared: the reference
+and the file each made their own, so those are compared too, by type and value, transitively. -/
+
+/-- The constants in `e`, each once (plain recursion: the library folds lack IR here). -/
+partial def constsOf (e : Expr) (acc : Array Name) : Array Name :=
+  match e with
+  | .const n _ => if memName n acc then acc else acc.push n
+  | .app f a => constsOf a (constsOf f acc)
+  | .lam _ t b _ => constsOf b (constsOf t acc)
+  | .forallE _ t b _ => constsOf b (constsOf t acc)
+  | .letE _ t v b _ => constsOf b (constsOf v (constsOf t acc))
+  | .mdata _ b => constsOf b acc
+  | .proj _ _ b => constsOf b acc
+  | _ => acc
+
+def kindOf : ConstantInfo → Nat
+  | .axiomInfo _ => 0 | .defnInfo _ => 1 | .thmInfo _ => 2 | .opaqueInfo _ => 3
+  | .quotInfo _ => 4 | .inductInfo _ => 5 | .ctorInfo _ => 6 | .recInfo _ => 7
+
+partial def sameNames : List Name → List Name → Bool
+  | [], [] => true
+  | a :: as, b :: bs => a == b && sameNames as bs
+  | _, _ => false
+
+/-- Do the constants `todo[i:]` (and those they mention) that `base`, the imported environment,
+lacks mean the same in `refEnv` and `fileEnv`? `todo` grows as a work list and holds each name
+once (`constsOf` adds only new ones). -/
+partial def sameLocal (base refEnv fileEnv : Environment) (todo : Array Name) (i : Nat) : Bool :=
+  if h : i < todo.size then
+    let n := todo[i]
+    if base.contains n then sameLocal base refEnv fileEnv todo (i + 1)
+    else match refEnv.find? n, fileEnv.find? n with
+      | some a, some b =>
+        let vals := match a.value?, b.value? with
+          | some x, some y => x == y
+          | none, none => true
+          | _, _ => false
+        if kindOf a == kindOf b && sameNames a.levelParams b.levelParams && a.type == b.type && vals then
+          let todo := constsOf a.type todo
+          let todo := match a.value? with | some v => constsOf v todo | none => todo
+          sameLocal base refEnv fileEnv todo (i + 1)
+        else false
+      | _, _ => false
+  else true
+
+def ppExprIn (env : Environment) (opts : Options) (e : Expr) : IO String :=
+  (MessageData.withContext { env, mctx := {}, lctx := {}, opts } (.ofExpr e)).toString
+
+partial def firstError (msgs : Array Message) (i : Nat) : IO String := do
+  if h : i < msgs.size then
+    if msgs[i].severity == .error then
+      return s!"{msgs[i].pos.line}:{msgs[i].pos.column}: {← msgs[i].data.toString}"
+    firstError msgs (i + 1)
+  else return ""
+
+/-- Elaborate the reference source in a fresh state and compare its theorem `name` with the
+file's (in `fileEnv`); the JSON says whether they agree and shows both types. -/
+def checkStatement (env fileEnv : Environment) (name : Name) (refSrc : String) : IO Json := do
+  let refCtx : Parser.InputContext :=
+    { inputString := refSrc, fileName := "<reference>", fileMap := refSrc.toFileMap }
+  let r ← IO.processCommands refCtx {} (Command.mkState env {} {})
+  let refEnv := r.commandState.env
+  let err ← firstError (elems r.commandState.messages.unreported) 0
+  let result (same : Bool) (rs ts err : String) : Json :=
+    Json.mkObj [("same", toJson same), ("reference", toJson rs), ("target", toJson ts), ("error", toJson err)]
+  match refEnv.find? name with
+  | none =>
+    return result false "" "" (if err.isEmpty then "the reference declares no `" ++ name.toString ++ "`" else err)
+  | some ref =>
+    match fileEnv.find? name with
+    | some (.thmInfo thm) =>
+      let same := err.isEmpty && ref.type == thm.type && sameNames ref.levelParams thm.levelParams &&
+        sameLocal env refEnv fileEnv (constsOf ref.type #[]) 0
+      let mut rs ← ppExprIn refEnv {} ref.type
+      let mut ts ← ppExprIn fileEnv {} thm.type
+      if !same && rs == ts then  -- they differ where the default notation hides it
+        let all := ({} : Options).setBool `pp.all true
+        rs ← ppExprIn refEnv all ref.type
+        ts ← ppExprIn fileEnv all thm.type
+      return result same rs ts err
+    | _ => return result false (← ppExprIn refEnv {} ref.type) "" err
 
 /-- Pretty-printed goals before and after each tactic, with the tactic's range (for the critic). -/
 partial def collectGoals (fm : FileMap) (out : IO.Ref (Array Json)) (ctx? : Option ContextInfo) :
@@ -105,12 +215,14 @@ where
       collectGoals fm out ctx? ts[i]
       collectGoalsArr fm out ctx? ts (i + 1)
 
-/-- One request: `info` is `THEOREM_NAME\nGOALS_FLAG`, `src` the Lean source. -/
-def handle (env : Environment) (id : Nat) (info src : String) : IO Unit := do
-  let (thm, wantGoals) := match info.splitOn "\n" with
-    | t :: g :: _ => (t.trimAscii.toString, g.trimAscii.toString == "1")
-    | t :: _ => (t.trimAscii.toString, false)
-    | [] => ("", false)
+/-- One request: `info` is `THEOREM_NAME\nGOALS_FLAG[\nfile]`, `src` the Lean source, `refSrc` the
+reference source of a whole-file attempt (else empty). -/
+def handle (env : Environment) (id : Nat) (info src refSrc : String) : IO Unit := do
+  let (thm, wantGoals, isFile) := match info.splitOn "\n" with
+    | t :: g :: f :: _ => (t.trimAscii.toString, g.trimAscii.toString == "1", f.trimAscii.toString == "file")
+    | t :: g :: _ => (t.trimAscii.toString, g.trimAscii.toString == "1", false)
+    | t :: _ => (t.trimAscii.toString, false, false)
+    | [] => ("", false, false)
   let fm := src.toFileMap
   let inputCtx : Parser.InputContext := { inputString := src, fileName := "<attempt>", fileMap := fm }
   let cmdState := Command.mkState env {} {}
@@ -132,11 +244,14 @@ def handle (env : Environment) (id : Nat) (info src : String) : IO Unit := do
   if wantGoals then
     let trees := s.commandState.infoState.trees
     collectGoals.collectGoalsArr fm goals none (elems trees) 0
+  let (starts, ends, shapes) := commandLines fm s.commands 0 #[] #[] #[]
+  let statement ← if isFile then checkStatement env env' name refSrc else pure Json.null
   IO.println (Json.mkObj [("id", toJson id), ("done", toJson true),
-    ("commands", Json.arr (commandLines fm s.commands 0 #[])),
+    ("commands", Json.arr starts), ("ends", Json.arr ends), ("shapes", Json.arr shapes),
     ("theorem", toJson isThm),
     ("axioms", Json.arr (reportable all env' axioms 0 #[])),
-    ("goals", Json.arr (← goals.get))]).compress
+    ("goals", Json.arr (← goals.get)),
+    ("statement", statement)]).compress
   (← IO.getStdout).flush
 
 /-- Requests arrive as `N.lean` (source) then `N.req` (metadata, written last, by rename).
@@ -148,9 +263,12 @@ partial def loop (env : Environment) (dir : System.FilePath) (id : Nat) (wait : 
     let src := dir / s!"{id}.lean"
     let info ← IO.FS.readFile req
     let content ← IO.FS.readFile src
-    handle env id info content
+    let ref := dir / s!"{id}.ref"
+    let refSrc ← if ← ref.pathExists then IO.FS.readFile ref else pure ""
+    handle env id info content refSrc
     IO.FS.removeFile req
     IO.FS.removeFile src
+    if ← ref.pathExists then IO.FS.removeFile ref
     loop env dir (id + 1) 1
   else
     -- the request directory disappears when the Python side closes (or cleans up after) us
