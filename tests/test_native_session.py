@@ -23,7 +23,7 @@ from leanfd.lean.native import NativeSession, native_available
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 RECORDED = json.loads((FIXTURES / "session_recorded.json").read_text())
-CASES = [Attempt(Problem(**r["problem"]), r["proof"]) for r in RECORDED["requests"]]
+CASES = [Attempt(Problem(**r["problem"]), r.get("proof"), r.get("file")) for r in RECORDED["requests"]]
 LT = Problem(name="lt", statement="theorem lt : 3 < 5 :=")
 
 
@@ -47,9 +47,9 @@ def test_recording_matches_the_current_wrapper():
     from leanfd.lean.verify import wrap
 
     stale = [
-        r["proof"]
+        r.get("proof") or r["file"]
         for r, a in zip(RECORDED["requests"], CASES, strict=True)
-        if wrap(a, 200_000).source != r["source"]
+        if wrap(a, 200_000).source != r["source"] or wrap(a, 200_000).reference != r.get("reference")
     ]
     assert not stale, "the verifier wraps attempts differently now: rerun tests/fixtures/record_session.py"
 
@@ -57,8 +57,11 @@ def test_recording_matches_the_current_wrapper():
 def test_recorded_outputs_judge_like_the_embedded_backend(replay_lake):
     with Verifier(backend="native", workers=1, timeout_s=20) as v:
         verdicts = v.verify(CASES)
-    # native_decide never reaches Lean: the guard refuses it first, on every backend
-    assert [x.status for x in verdicts] == ["proved", "failed", "sorry", "forbidden", "proved"]
+    # native_decide never reaches Lean: the guard refuses it first, on every backend. Then three
+    # whole files: a helper used by the theorem, a changed statement, a helper with sorry.
+    statuses = ["proved", "failed", "sorry", "forbidden", "proved", "proved", "forbidden", "sorry"]
+    assert [x.status for x in verdicts] == statuses
+    assert "file:    ∀ (a b : Nat), a = b → a + b = b + a" in verdicts[6].reason
     failed = verdicts[1]
     assert failed.errors[0].text.startswith("Tactic `rfl` failed")
     assert (failed.errors[0].line, failed.errors[0].col) == (1, 3)  # `rfl` in "by rfl", proof-relative

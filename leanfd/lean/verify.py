@@ -5,6 +5,12 @@ STATEMENT PROOF`` and elaborated alone in a fresh command state of a warm Lean s
 sees another's declarations, macros or options). A verdict is ``proved`` only if Lean reported no
 error, the text produced exactly the one theorem command, the theorem exists, no ``sorry`` was
 used, and the axiom audit found no forbidden or attempt-declared axiom.
+
+A whole-file attempt is elaborated as ``header; set_option maxHeartbeats H; FILE`` (its import
+lines blanked: the session imported them) and is ``proved`` only if, besides the above, every
+command in it is one a file may hold, it declares the theorem the statement names at the root
+namespace, and Lean finds that theorem's type equal to the statement's, elaborated on its own
+under the header (``Wrapped.reference``). The audit follows the theorem into every helper.
 """
 
 from __future__ import annotations
@@ -18,8 +24,15 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from leanfd.data.problem import Attempt
-from leanfd.lean.guard import screen
+from leanfd.data.problem import Attempt, Problem
+from leanfd.lean.guard import (
+    cap_options,
+    file_command_refusal,
+    file_imports,
+    normalise_file,
+    screen,
+    screen_file,
+)
 from leanfd.lean.session import EmbeddedSession, LeanSession, RawResult, SessionCrashed
 from leanfd.lean.types import LeanMessage, Verdict
 
@@ -48,8 +61,13 @@ class Wrapped:
     source: str
     theorem: str
     imports: tuple[str, ...]
-    theorem_line: int  # 1-based line of the wrapper's `set_option ... in` (the attempt's command)
-    proof_line: int  # 1-based line where the proof text starts (at column 0)
+    theorem_line: (
+        int  # 1-based line of the attempt's first command (a proof: the wrapper's `set_option … in`)
+    )
+    proof_line: int  # 1-based line where the proof text (or the file) starts, at column 0
+    #: Whole-file attempts: a source that states the theorem exactly as the problem does (``None``
+    #: for proofs). Lean compares the file's theorem with the one this declares.
+    reference: str | None = None
 
 
 def split_header(header: str) -> tuple[tuple[str, ...], str]:
@@ -65,9 +83,9 @@ def split_header(header: str) -> tuple[tuple[str, ...], str]:
     return tuple(imports) or ("Init",), "\n".join(rest).strip("\n")
 
 
-def wrap(attempt: Attempt, heartbeats: int) -> Wrapped:
-    """Build the Lean source for ``attempt``; raise :class:`VerifyInputError` on a bad statement."""
-    p = attempt.problem
+def _statement(p: Problem) -> tuple[str, str, str]:
+    """The theorem's name, the statement (an ``example`` renamed to a theorem) and its keyword;
+    raise :class:`VerifyInputError` on a statement that cannot be wrapped."""
     statement = p.statement.rstrip()
     if not statement.endswith(":="):
         raise VerifyInputError(
@@ -88,6 +106,15 @@ def wrap(attempt: Attempt, heartbeats: int) -> Wrapped:
         if not nm:
             raise VerifyInputError(f"problem {p.name!r}: no theorem name after {m.group('kw')!r}")
         name = nm.group("name").replace("«", "").replace("»", "")
+    return name, statement, m.group("kw")
+
+
+def wrap(attempt: Attempt, heartbeats: int) -> Wrapped:
+    """Build the Lean source for ``attempt``; raise :class:`VerifyInputError` on a bad statement."""
+    if attempt.file is not None:
+        return wrap_file(attempt, heartbeats)
+    p = attempt.problem
+    name, statement, _ = _statement(p)
     imports, header_rest = split_header(p.header)
     prefix = (header_rest + "\n\n") if header_rest else ""
     prefix += f"set_option maxHeartbeats {int(heartbeats)} in\n"
@@ -95,11 +122,43 @@ def wrap(attempt: Attempt, heartbeats: int) -> Wrapped:
     # about the statement (e.g. `declaration uses sorry` on the name) lands on a line <= 0.
     head = prefix + statement + "\n"
     return Wrapped(
-        source=head + attempt.proof + "\n",
+        source=head + cap_options(attempt.proof or "", heartbeats) + "\n",
         theorem=name,
         imports=imports,
         theorem_line=prefix.count("\n"),
         proof_line=head.count("\n") + 1,
+    )
+
+
+def wrap_file(attempt: Attempt, heartbeats: int) -> Wrapped:
+    """Build the Lean source for a whole-file attempt and the reference that states its theorem.
+
+    The file follows the header's non-import lines and a ``set_option maxHeartbeats H`` (so the
+    verifier's limit holds for every command unless the file lowers it), starting on a line of its
+    own: message positions are the file's own lines and columns. Its import lines are blanked
+    (the session already imported the header's modules, and the guard allows no others) and its
+    option values capped, both without moving any text."""
+    p = attempt.problem
+    name, statement, kw = _statement(p)
+    if kw == "example":
+        raise VerifyInputError(
+            f"problem {p.name!r}: a file attempt needs a named theorem to look for; the statement "
+            f"is an example"
+        )
+    imports, header_rest = split_header(p.header)
+    text = cap_options(normalise_file(attempt.file or ""), heartbeats)
+    for a, b in file_imports(text)[1]:
+        text = text[:a] + " " * (b - a) + text[b:]
+    head = (header_rest + "\n\n") if header_rest else ""
+    prefix = head + f"set_option maxHeartbeats {int(heartbeats)}\n"
+    first = prefix.count("\n") + 1
+    return Wrapped(
+        source=prefix + text + "\n",
+        theorem=name,
+        imports=imports,
+        theorem_line=first,
+        proof_line=first,
+        reference=head + f"set_option maxHeartbeats {int(heartbeats)} in\n{statement} sorry\n",
     )
 
 
@@ -130,39 +189,68 @@ def judge(w: Wrapped, raw: RawResult) -> Verdict:
     msgs = to_messages(w, raw.messages)
     errors = [m for m in msgs if m.severity == "error"]
     axioms = sorted(set(raw.axioms))
-    mine = [c for c in raw.commands if c >= w.theorem_line]
-    if len(mine) != 1:
-        return Verdict(
-            False,
-            "forbidden",
-            msgs,
-            raw.time_s,
-            axioms,
-            f"the proof text produced {len(mine)} commands; a proof must be part of the one theorem",
-        )
+
+    def refuse(status: str, reason: str = "") -> Verdict:
+        return Verdict(False, status, msgs, raw.time_s, axioms, reason)
+
+    if w.reference is None:
+        mine = [c for c in raw.commands if c >= w.theorem_line]
+        if len(mine) != 1:
+            return refuse(
+                "forbidden",
+                f"the proof text produced {len(mine)} commands; a proof must be part of the one theorem",
+            )
+    elif reason := _file_commands_refusal(w, raw):
+        return refuse("forbidden", reason)
     if any(any(k in m.text for k in _HEARTBEAT_MARKERS) for m in errors):
-        return Verdict(
-            False, "timeout", msgs, raw.time_s, axioms, "heartbeat limit reached (deterministic timeout)"
-        )
+        return refuse("timeout", "heartbeat limit reached (deterministic timeout)")
     if errors:
-        return Verdict(False, "failed", msgs, raw.time_s, axioms)
-    if not raw.theorem:
-        return Verdict(
-            False, "failed", msgs, raw.time_s, axioms, f"Lean did not add the theorem {w.theorem!r}"
-        )
+        first = errors[0]
+        where = f"line {first.line}:{first.col}: " if w.reference is not None else ""
+        return refuse("failed", (where + first.text.split("\n", 1)[0]) if where else "")
+    if w.reference is not None:
+        st = raw.statement or {}
+        if st.get("error"):
+            return refuse(
+                "failed", f"the problem's statement does not elaborate under its header: {st['error']}"
+            )
+        if not raw.theorem:
+            return refuse(
+                "forbidden",
+                f"the file declares no theorem {w.theorem!r} at the root namespace (the problem's "
+                f"theorem, by that exact name, not private and not in a namespace)",
+            )
+        if not st.get("same"):
+            return refuse(
+                "forbidden",
+                f"the file's theorem {w.theorem!r} does not state the problem's statement\n"
+                f"  problem: {_one_line(st.get('reference', ''))}\n"
+                f"  file:    {_one_line(st.get('target', ''))}",
+            )
+    elif not raw.theorem:
+        return refuse("failed", f"Lean did not add the theorem {w.theorem!r}")
     if "sorryAx" in axioms or any(any(k in m.text for k in _SORRY_MARKERS) for m in msgs):
-        return Verdict(False, "sorry", msgs, raw.time_s, axioms, "the proof uses sorry")
+        return refuse("sorry", "the proof uses sorry")
     bad = [a for a in axioms if a in FORBIDDEN_AXIOMS or a not in STANDARD_AXIOMS]
     if bad:
-        return Verdict(
-            False,
-            "axiom",
-            msgs,
-            raw.time_s,
-            axioms,
-            f"the proof depends on non-standard axioms: {', '.join(bad)}",
-        )
+        return refuse("axiom", f"the proof depends on non-standard axioms: {', '.join(bad)}")
     return Verdict(True, "proved", msgs, raw.time_s, axioms)
+
+
+def _file_commands_refusal(w: Wrapped, raw: RawResult) -> str | None:
+    """Why the file's commands, as Lean parsed them, are not all ones a file may hold."""
+    for start, end, shape in zip(raw.commands, raw.ends, raw.shapes, strict=True):
+        if end < w.theorem_line:
+            continue  # the verifier's own header lines
+        if start < w.theorem_line:
+            return "the file's first command continues the verifier's last one"
+        if reason := file_command_refusal(shape):
+            return f"line {start - w.proof_line + 1}: {reason}"
+    return None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def default_workers() -> int:
@@ -249,7 +337,10 @@ class Verifier:
         verdicts: list[Verdict | None] = [None] * len(attempts)
         todo: dict[tuple[str, ...], list[tuple[int, Wrapped]]] = {}
         for i, a in enumerate(attempts):
-            reason = screen(a.proof)
+            if a.file is not None:
+                reason = screen_file(a.file, split_header(a.problem.header)[0], heartbeats)
+            else:
+                reason = screen(a.proof or "", heartbeats)
             if reason:
                 verdicts[i] = Verdict(False, "forbidden", [], 0.0, [], reason)
                 continue
@@ -298,7 +389,7 @@ class Verifier:
         # a fresh process tells those apart from an attempt that crashes Lean every time.
         for attempt_no in range(2):
             try:
-                raw = session.run(w.source, w.theorem, timeout_s, goals=goals)
+                raw = session.run(w.source, w.theorem, timeout_s, goals=goals, reference=w.reference)
             except SessionCrashed as e:
                 return Verdict(False, "crash", [], 0.0, [], f"the Lean session could not start: {e}")
             if not raw.crashed or attempt_no == 1:
