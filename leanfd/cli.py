@@ -46,9 +46,39 @@ def setup(
             _fail(str(e))
 
 
+def _verify_and_write(rows: list[dict], attempts: list, out: Path | None, verify_options: dict) -> None:
+    """Verify ``attempts``, write one ``{id, **verdict}`` row each (``rows`` give the ids) and print
+    the status counts. Shared by ``verify`` and ``verify-files``."""
+    import json
+    from collections import Counter
+
+    from leanfd.io import write_jsonl_atomic
+
+    backend, workers = verify_options.pop("backend"), verify_options.pop("workers")
+    no_daemon = verify_options.pop("no_daemon", False)
+    try:
+        verifier = _lean_verifier(backend, workers, [a.problem.header for a in attempts], no_daemon)
+        verdicts = verifier.verify(attempts, progress=True, **verify_options)
+    except (ValueError, RuntimeError) as e:  # VerifyInputError, a bad backend, DaemonError
+        _fail(str(e))
+    results = [{"id": r["id"], **v.to_dict()} for r, v in zip(rows, verdicts, strict=True)]
+    if out is None:
+        for r in results:
+            typer.echo(json.dumps(r, ensure_ascii=False))
+    else:
+        write_jsonl_atomic(out, results)
+    counts = Counter(v.status for v in verdicts)
+    typer.echo(
+        f"{len(verdicts)} attempts: " + ", ".join(f"{k} {n}" for k, n in counts.most_common()), err=True
+    )
+
+
 @app.command()
 def verify(
-    infile: Annotated[Path, typer.Argument(help="JSONL rows: {id, statement, proof, header?}.")],
+    infile: Annotated[
+        Path,
+        typer.Argument(help="JSONL rows: {id, statement, proof | file, header?} (file: a whole Lean file)."),
+    ],
     out: Annotated[Path | None, typer.Option("-o", "--out", help="Output JSONL (default: stdout).")] = None,
     backend: Annotated[
         str, typer.Option(help="auto | embedded | native | http (LEANFD_VERIFY_URLS)")
@@ -61,38 +91,76 @@ def verify(
     ] = False,
 ) -> None:
     """Verify proof attempts with Lean; one verdict row per input row, in input order."""
-    import json
-    from collections import Counter
-
     from leanfd.data.problem import Attempt, Problem
-    from leanfd.io import InputError, read_jsonl, write_jsonl_atomic
+    from leanfd.io import InputError, read_jsonl
     from leanfd.lean import VerifyInputError
     from leanfd.lean.verify import wrap
 
     try:
-        rows = list(read_jsonl(infile, required=("id", "statement", "proof")))
+        rows = list(read_jsonl(infile, required=("id", "statement")))
         attempts = []
         for n, r in rows:
-            a = Attempt(Problem(str(r["id"]), r["statement"], r.get("header") or ""), r["proof"])
+            if ("proof" in r) == ("file" in r):
+                raise InputError(f"{infile}:{n}: give exactly one of 'proof' or 'file'")
+            problem = Problem(str(r["id"]), r["statement"], r.get("header") or "")
+            a = Attempt(problem, file=r["file"]) if "file" in r else Attempt(problem, r["proof"])
             try:
                 wrap(a, heartbeats)  # validate the statement before any Lean starts
             except VerifyInputError as e:
                 raise InputError(f"{infile}:{n}: {e}") from None
             attempts.append(a)
-        verifier = _lean_verifier(backend, workers, [a.problem.header for a in attempts], no_daemon)
-        verdicts = verifier.verify(attempts, timeout_s=timeout, heartbeats=heartbeats, progress=True)
-    except (InputError, VerifyInputError, ValueError, RuntimeError) as e:  # RuntimeError: DaemonError
+    except (InputError, ValueError) as e:
         _fail(str(e))
-    results = [{"id": r["id"], **v.to_dict()} for (_, r), v in zip(rows, verdicts, strict=True)]
-    if out is None:
-        for r in results:
-            typer.echo(json.dumps(r, ensure_ascii=False))
-    else:
-        write_jsonl_atomic(out, results)
-    counts = Counter(v.status for v in verdicts)
-    typer.echo(
-        f"{len(verdicts)} attempts: " + ", ".join(f"{k} {n}" for k, n in counts.most_common()), err=True
-    )
+    options = {"backend": backend, "workers": workers, "timeout_s": timeout, "heartbeats": heartbeats}
+    _verify_and_write([r for _, r in rows], attempts, out, options | {"no_daemon": no_daemon})
+
+
+@app.command("verify-files")
+def verify_files(
+    directory: Annotated[
+        Path, typer.Argument(help="A directory of .lean files, one theorem each, named after its problem.")
+    ],
+    suite: Annotated[
+        str, typer.Option(help="The suite the problems come from: core, minif2f or a JSONL path.")
+    ],
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Output JSONL (default: stdout).")] = None,
+    backend: Annotated[
+        str, typer.Option(help="auto | embedded | native | http (LEANFD_VERIFY_URLS)")
+    ] = "auto",
+    timeout: Annotated[float, typer.Option(help="Wall-clock seconds per file.")] = 30.0,
+    heartbeats: Annotated[int, typer.Option(help="Lean maxHeartbeats per command.")] = 200_000,
+    workers: Annotated[int | None, typer.Option(help="Lean sessions in parallel (default: cores).")] = None,
+    no_daemon: Annotated[
+        bool, typer.Option("--no-daemon", help="Start Lean in this process, not in the warm daemon.")
+    ] = False,
+) -> None:
+    """Verify a prover's whole files against a suite: DIR/NAME.lean must prove the suite's problem
+    NAME, stated exactly as the suite states it. One verdict row per file (id = NAME), sorted by name."""
+    from leanfd.data import load_suite
+    from leanfd.data.problem import Attempt
+
+    if not directory.is_dir():
+        _fail(f"{directory}: not a directory")
+    paths = sorted(directory.glob("*.lean"))
+    if not paths:
+        _fail(f"{directory}: no .lean files")
+    try:
+        problems = {p.name: p for p in load_suite(suite)}
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    unknown = [f.name for f in paths if f.stem not in problems]
+    if unknown:
+        _fail(
+            f"{len(unknown)} file(s) name no problem of suite {suite!r}: {', '.join(unknown[:10])}"
+            + (" …" if len(unknown) > 10 else "")
+            + "; name each file after its problem (e.g. mathd_algebra_10.lean)"
+        )
+    try:
+        attempts = [Attempt(problems[f.stem], file=f.read_text(encoding="utf-8")) for f in paths]
+    except UnicodeDecodeError as e:
+        _fail(f"{directory}: a file is not UTF-8 text ({e})")
+    options = {"backend": backend, "workers": workers, "timeout_s": timeout, "heartbeats": heartbeats}
+    _verify_and_write([{"id": f.stem} for f in paths], attempts, out, options | {"no_daemon": no_daemon})
 
 
 @app.command()
