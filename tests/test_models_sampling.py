@@ -4,6 +4,7 @@ the sampling temperature, seeding, stop handling; the top-K approximation used f
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 import torch
@@ -172,3 +173,177 @@ def test_stop_strings_end_a_sample_after_the_completing_token(tiny):
         else:
             assert s.token_ids == f.token_ids
     assert n_stopped >= 2
+
+
+# ------------------------------------------------------------------- the decode loop (new path)
+
+SYSTEM = (
+    "<|im_start|>system\nYou are an expert in the Lean 4 theorem prover. You write complete, correct "
+    "Lean 4 proofs.<|im_end|>\n"
+)
+#: Prompts sharing a long prefix (a system message), of different lengths: the shared prefix is
+#: prefilled once and each prompt's rest on top of it.
+SHARED = [
+    SYSTEM + "<|im_start|>user\ntheorem t : 1 + 1 = 2 :=<|im_end|>\n<|im_start|>assistant\n",
+    SYSTEM + "<|im_start|>user\nA much longer question, so that the rows of the batch have different "
+    "lengths and positions.<|im_end|>\n<|im_start|>assistant\n",
+    SYSTEM + "<|im_start|>user\nshort<|im_end|>\n",
+]
+
+
+def ids_of(result):
+    return [[s.token_ids for s in ss] for ss in result]
+
+
+def test_shared_prefix_is_used(tiny):
+    sampler = TransformersSampler(tiny, progress=False)
+    sampler.sample(SHARED, n=2, max_new_tokens=4, seed=0)
+    ids = [tiny.tokenizer(p, add_special_tokens=False)["input_ids"] for p in SHARED]
+    shared = len(os.path.commonprefix(ids))
+    assert shared >= len(tiny.tokenizer(SYSTEM, add_special_tokens=False)["input_ids"])
+    # the common prefix once, then each prompt's rest once (not n times)
+    assert sampler.stats.prefill_tokens == shared + sum(len(x) - shared for x in ids)
+
+
+@pytest.mark.parametrize("prompts", [PROMPTS, SHARED], ids=["two", "shared-prefix"])
+def test_greedy_matches_the_old_sampler(tiny, prompts):
+    new = TransformersSampler(tiny, batch_size=2, progress=False)
+    old = TransformersSampler(tiny, batch_size=2, progress=False, naive=True)
+    a = new.sample(prompts, n=1, temperature=0, max_new_tokens=16)
+    b = old.sample(prompts, n=1, temperature=0, max_new_tokens=16)
+    assert ids_of(a) == ids_of(b)
+    for x, y in zip(a, b, strict=True):
+        assert x[0].logprobs == pytest.approx(y[0].logprobs, abs=2e-4)
+        assert x[0].entropies == pytest.approx(y[0].entropies, abs=2e-4)
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_greedy_matches_the_old_sampler_on_smollm2_demo_prompts():
+    """SmolLM2-135M on prompts as ``leanfd eval --few-shot 3`` builds them (a long shared prefix),
+    stopping at the closing fence: the same greedy tokens as the old sampler."""
+    from leanfd.data import load_suite
+    from leanfd.data.few_shot import few_shot_examples
+    from leanfd.models.policy import load_policy
+    from leanfd.models.prompts import build_prompt
+
+    policy = load_policy("smollm2-135m")
+    examples = few_shot_examples(load_suite("core"), exclude_split="test", k=3, seed=0)
+    prompts = [
+        build_prompt(p, policy.tokenizer, examples=examples).text
+        for p in load_suite("core", split="test")[:3]
+    ]
+    kw = dict(n=1, temperature=0, max_new_tokens=24, stop=["```"])
+    a = TransformersSampler(policy, progress=False).sample(prompts, **kw)
+    b = TransformersSampler(policy, progress=False, naive=True).sample(prompts, **kw)
+    assert ids_of(a) == ids_of(b)
+    assert [s[0].text for s in a] == [s[0].text for s in b]
+    for x, y in zip(a, b, strict=True):
+        assert x[0].logprobs == pytest.approx(y[0].logprobs, abs=1e-3)
+
+
+@pytest.mark.parametrize("temperature,top_p", [(1.0, 1.0), (0.7, 0.9)])
+def test_samples_do_not_depend_on_the_batch(tiny, temperature, top_p):
+    """One generator per sample: a prompt sampled alone (under its key) or with others, with any
+    batch size, gives the same tokens (the tiny model in fp32: exact equality of ids)."""
+    kw = dict(n=3, temperature=temperature, top_p=top_p, max_new_tokens=12, seed=5)
+    prompts = SHARED + PROMPTS
+    alone = [
+        TransformersSampler(tiny, batch_size=1, progress=False).sample([p], keys=[k], **kw)[0]
+        for k, p in enumerate(prompts)
+    ]
+    alone_ids = [[s.token_ids for s in ss] for ss in alone]
+    for batch_size in (1, 4, 16):
+        together = TransformersSampler(tiny, batch_size=batch_size, progress=False).sample(prompts, **kw)
+        assert ids_of(together) == alone_ids, batch_size
+    # Keys, not positions, name the streams: reversed order with the same keys, same samples.
+    rev = TransformersSampler(tiny, batch_size=4, progress=False).sample(
+        prompts[::-1], keys=list(range(len(prompts)))[::-1], **kw
+    )
+    assert ids_of(rev)[::-1] == alone_ids
+    # The streams are not all the same: samples of one prompt differ, and another seed changes them.
+    assert len({tuple(x) for x in alone_ids[0]}) == 3
+    other = TransformersSampler(tiny, progress=False).sample(prompts, **{**kw, "seed": 6})
+    assert ids_of(other) != alone_ids
+
+
+def test_prompt_ids_entry_point_for_multi_turn_episodes(tiny):
+    tok = tiny.tokenizer
+    sampler = TransformersSampler(tiny, batch_size=4, progress=False)
+    by_text = sampler.sample(SHARED, n=2, max_new_tokens=8, seed=1)
+    ids = [tok(p, add_special_tokens=False)["input_ids"] for p in SHARED]
+    by_ids = sampler.sample(prompt_ids=ids, n=2, max_new_tokens=8, seed=1)
+    assert ids_of(by_ids) == ids_of(by_text)
+    # A second turn: episode 0's prompt + its sampled answer + the environment's reply, sampled in
+    # one call with a first-turn prompt (different lengths, different turns).
+    turn2 = (
+        ids[0] + by_ids[0][0].token_ids + tok("\n<|im_start|>user\nerror: try again<|im_end|>\n")["input_ids"]
+    )
+    mixed = sampler.sample(prompt_ids=[turn2, ids[2]], keys=[100, 2], n=2, max_new_tokens=8, seed=1)
+    assert ids_of(mixed)[1] == ids_of(by_ids)[2]  # same key, same samples, whatever else is in the call
+    alone = sampler.sample(prompt_ids=[turn2], keys=[100], n=2, max_new_tokens=8, seed=1)
+    assert ids_of(mixed)[0] == ids_of(alone)[0]
+    for s in mixed[0]:  # positions and masks right for the long row: stats equal a fresh forward
+        x = torch.tensor([turn2 + s.token_ids])
+        with torch.no_grad():
+            logits = tiny.model(x).logits[0, len(turn2) - 1 : -1]
+        lp, ent = tempered_token_stats(logits, torch.tensor(s.token_ids), 1.0)
+        assert torch.allclose(lp, torch.tensor(s.logprobs), atol=2e-4)
+        assert torch.allclose(ent, torch.tensor(s.entropies), atol=2e-4)
+    with pytest.raises(TypeError, match="exactly one"):
+        sampler.sample(SHARED, prompt_ids=ids)
+    with pytest.raises(TypeError, match="token-id lists"):
+        sampler.sample(prompt_ids=ids[0])
+    with pytest.raises(ValueError, match="no tokens"):
+        sampler.sample(prompt_ids=[ids[0], []])
+    with pytest.raises(ValueError, match="keys"):
+        sampler.sample(prompt_ids=ids, keys=[1])
+
+
+@pytest.mark.parametrize("batch_size", [16, 3])
+def test_each_prompt_prefilled_once_and_finished_rows_leave_the_batch(tiny, batch_size):
+    """Count what the model really runs (a hook on its embedding): each distinct prompt's tokens go
+    through it once whatever n is, and each decode step holds only the unfinished samples."""
+    sampler = TransformersSampler(tiny, batch_size=batch_size, progress=False)
+    free = sampler.sample(PROMPTS, n=4, temperature=1.0, max_new_tokens=20, seed=5)
+    texts = [s.text for ss in free for s in ss]
+    # A stop string some samples produce and others do not: the text of one of their tokens.
+    pieces = sorted({tiny.tokenizer.decode([t]) for ss in free for s in ss for t in s.token_ids[2:]})
+    stop = next(c for c in pieces if c.strip() and 2 <= sum(c in t for t in texts) <= 6)
+    calls: list[tuple[int, int]] = []
+    hook = tiny.model.get_input_embeddings().register_forward_hook(
+        lambda module, args, out: calls.append(tuple(args[0].shape))
+    )
+    try:
+        out = sampler.sample(PROMPTS, n=4, temperature=1.0, max_new_tokens=20, seed=5, stop=[stop])
+    finally:
+        hook.remove()
+    lengths = [len(s.token_ids) for ss in out for s in ss]
+    assert len(set(lengths)) > 1  # some samples stopped early
+    prompt_lens = sorted(len(tiny.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in PROMPTS)
+    assert sorted(cols for rows, cols in calls if cols > 1) == prompt_lens  # one prefill per prompt
+    decode = [rows for rows, cols in calls if cols == 1]
+    # Every decode row is an unfinished sample's next token: no row is ever carried after its end.
+    assert sum(decode) == sum(n - 1 for n in lengths) == sampler.stats.decode_rows
+    assert max(decode) <= batch_size
+    if batch_size >= len(lengths):  # all samples run from the start: step t holds those longer than t
+        assert decode == [sum(n > t for n in lengths) for t in range(1, max(lengths))]
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.02])
+def test_top_p_draws_only_from_the_nucleus(tiny, temperature):
+    """Flat (T=1: the nucleus spans thousands of tokens, full sort) and peaked (T=0.02: inside the
+    top-64 candidates) distributions: every drawn token is in the nucleus of a fresh forward."""
+    top_p = 0.5
+    out = TransformersSampler(tiny, progress=False).sample(
+        PROMPTS, n=3, temperature=temperature, top_p=top_p, max_new_tokens=10, seed=2
+    )
+    for prompt, ss in zip(PROMPTS, out, strict=True):
+        ids = tiny.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        for s in ss:
+            with torch.no_grad():
+                logits = tiny.model(torch.tensor([ids + s.token_ids])).logits[0, len(ids) - 1 : -1]
+            probs = torch.softmax(logits / temperature, -1)
+            for t, tok_id in enumerate(s.token_ids):
+                before = probs[t][probs[t] > probs[t, tok_id]].sum()  # mass of likelier tokens
+                assert before < top_p + 1e-4

@@ -2,7 +2,8 @@
 entropy of the distribution it was drawn from, both at the sampling temperature.
 
 Two backends behind one ``sample`` signature: :class:`TransformersSampler` (CPU or GPU, the one the
-tests run) and :class:`VLLMSampler` (GPU, optional extra ``gpu``).
+tests run) and :class:`VLLMSampler` (GPU, optional extra ``gpu``). Prompts are text (tokenised here,
+no special tokens added) or token ids (``prompt_ids=``, for multi-turn episodes: token in, token out).
 
 What the numbers mean (the trainers rely on it): ``logprobs[t] = log softmax(logits_t / T)[y_t]``
 over the *full* vocabulary, i.e. exactly what a fresh forward pass of the same model over
@@ -10,12 +11,19 @@ over the *full* vocabulary, i.e. exactly what a fresh forward pass of the same m
 is not folded into the reported log-probabilities (a trainer's forward pass cannot know it either).
 ``entropies[t] = H(softmax(logits_t / T))``. With ``temperature == 0`` (greedy) both are reported at
 ``T = 1``.
+
+Randomness: sample ``j`` of a prompt with key ``k`` (its index in the call, or ``keys[i]``) draws from
+its own generator seeded by ``(seed, k, j)`` (:func:`sample_seed`), so which other prompts share the
+call, the batch size and the order of work never change its stream.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -39,33 +47,65 @@ class Sample:
 
 @dataclass
 class SamplerStats:
-    """What the last ``sample`` call did: for throughput reports."""
+    """What the last ``sample`` call did: for throughput reports. ``prefill_tokens`` counts prompt
+    tokens run through the model; ``decode_steps`` the batched one-token forward calls after them
+    and ``decode_rows`` their rows summed (rows per step shrink as samples finish)."""
 
     sequences: int = 0
     new_tokens: int = 0
     seconds: float = 0.0
     per_batch: list[float] = field(default_factory=list)
+    prefill_tokens: int = 0
+    decode_steps: int = 0
+    decode_rows: int = 0
 
 
 class Sampler(Protocol):
     def sample(
         self,
-        prompts: Sequence[str],
+        prompts: Sequence[str] | None = None,
         n: int = 1,
         temperature: float = 1.0,
         top_p: float = 1.0,
         max_new_tokens: int = 256,
         seed: int = 0,
         stop: Sequence[str] = (),
+        *,
+        prompt_ids: Sequence[Sequence[int]] | None = None,
+        keys: Sequence[int] | None = None,
     ) -> list[list[Sample]]:
         """``n`` samples for each prompt, in prompt order. Prompts are text already rendered by a
-        template (special tokens written out; the sampler adds none). A sample also ends right
-        after the token that completes one of the ``stop`` strings (kept in the text and tokens)."""
+        template (special tokens written out; the sampler adds none), or ``prompt_ids``, their token
+        ids (exactly one of the two). A sample also ends right after the token that completes one of
+        the ``stop`` strings (kept in the text and tokens). ``keys`` (one int per prompt, default
+        the prompt's index) name each prompt's random streams: give a prompt the same key in any
+        call and its samples repeat whatever else the call holds."""
         ...
 
 
+def _prompt_ids(tokenizer, prompts, prompt_ids) -> list[list[int]]:
+    """Token ids of the prompts, exactly one of text (tokenised without added special tokens, as the
+    trainers' ``encode`` does) or ids."""
+    if (prompts is None) == (prompt_ids is None):
+        raise TypeError("pass exactly one of prompts (text) or prompt_ids (token ids)")
+    if prompts is not None:
+        if isinstance(prompts, str):
+            raise TypeError("prompts must be a sequence of strings, not one string; wrap it in a list")
+        if not prompts:
+            return []
+        return [list(x) for x in tokenizer(list(prompts), add_special_tokens=False)["input_ids"]]
+    if prompt_ids and isinstance(prompt_ids[0], int):
+        raise TypeError("prompt_ids must be a sequence of token-id lists, one per prompt; wrap it in a list")
+    return [[int(t) for t in ids] for ids in prompt_ids]
+
+
 def _check_args(
-    prompts: Sequence[str], n: int, temperature: float, top_p: float, max_new_tokens: int
+    prompts: Sequence | None,
+    n: int,
+    temperature: float,
+    top_p: float,
+    max_new_tokens: int,
+    keys: Sequence[int] | None = None,
 ) -> None:
     if isinstance(prompts, str):
         raise TypeError("prompts must be a sequence of strings, not one string; wrap it in a list")
@@ -77,6 +117,15 @@ def _check_args(
         raise ValueError(f"top_p={top_p}: must be in (0, 1]")
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens={max_new_tokens}: must be >= 1")
+    if keys is not None and prompts is not None and len(keys) != len(prompts):
+        raise ValueError(f"keys: got {len(keys)} for {len(prompts)} prompts; give one int per prompt")
+
+
+def sample_seed(seed: int, key: int, index: int) -> int:
+    """The seed of one sample's random stream: sample ``index`` of the prompt with ``key``, in a call
+    seeded with ``seed``. A hash (numpy's ``SeedSequence``), so nearby triples give unrelated streams."""
+    mask = (1 << 64) - 1
+    return int(np.random.SeedSequence([seed & mask, key & mask, index]).generate_state(1, np.uint64)[0])
 
 
 def tempered_token_stats(logits, tokens, temperature: float):
@@ -109,38 +158,433 @@ def _eos_ids(policy) -> set[int]:
     return ids
 
 
-class TransformersSampler:
-    """Sampling with ``model.generate`` (CPU or GPU), batched over prompts × samples.
+#: Top-p looks for the nucleus among this many most likely tokens first and sorts the whole
+#: vocabulary only for rows whose nucleus is wider (a full sort per step costs more than the rest).
+_TOP_P_CANDIDATES = 64
 
-    ``batch_size`` is the number of sequences per ``generate`` call. Seeded: the same prompts,
-    arguments and ``batch_size`` give the same samples. Memory per call grows with
-    ``batch_size × max_new_tokens × vocab`` for the per-step logits (e.g. 16 × 256 × 49k floats
-    ≈ 0.8 GB), which is why the statistics are reduced step by step.
+
+def _draw(logits, generators, temperature: float, top_p: float):
+    """Next token of each row and its statistics, from ``(B, V)`` logits.
+
+    Greedy (``temperature == 0``) takes the argmax. Otherwise row ``b`` draws uniforms from
+    ``generators[b]`` and inverts the CDF of ``softmax(logits/T)`` in vocabulary order until the
+    token is in the nucleus (the most likely tokens whose preceding mass is below ``top_p``, as
+    transformers' top-p warper keeps): the nucleus's renormalised law. Vocabulary order and
+    rejection, rather than inverting the sorted nucleus's CDF, keep a draw stable under the last-bit
+    differences a different batch shape makes in the logits: near-ties can swap places in a sorted
+    order, and the nucleus's total mass moves every draw, while here only a draw that lands on a
+    token at the very edge of the nucleus can change.
+    Returns ``(tokens, logprobs, entropies)`` as ``(B,)`` tensors (see :func:`tempered_token_stats`).
+    """
+    import torch
+
+    t = temperature if temperature > 0 else 1.0
+    logp = torch.log_softmax(logits.float() / t, dim=-1)  # as tempered_token_stats
+    probs = logp.exp()
+    entropy = -(probs * logp).sum(-1)
+    if temperature == 0:
+        tokens = logits.argmax(-1)
+    else:
+        floor = None  # per row, the least probability a token of the nucleus has
+        if top_p < 1:
+            k = min(_TOP_P_CANDIDATES, probs.shape[-1])
+            mass = probs.topk(k, dim=-1).values
+            if not bool((mass.sum(-1) >= top_p).all()):
+                mass = probs.sort(dim=-1, descending=True).values
+            inside = (mass.cumsum(-1) - mass) < top_p
+            floor = mass.gather(-1, inside.sum(-1, keepdim=True) - 1)
+        cdf = probs.double().cumsum(-1)
+        total = cdf[:, -1:]
+        last = (cdf < total).sum(-1, keepdim=True)  # u * total can round up to total: then this token
+        tokens = torch.zeros((len(generators), 1), dtype=torch.long, device=logits.device)
+        todo = list(range(len(generators)))
+        while todo:  # draws outside the nucleus are redrawn, from the same row's stream
+            rows = torch.tensor(todo, device=logits.device)
+            u = torch.tensor(
+                [[float(torch.rand((), generator=generators[b], dtype=torch.float64))] for b in todo],
+                dtype=torch.float64,
+                device=logits.device,
+            )
+            pick = torch.minimum(torch.searchsorted(cdf[rows], u * total[rows], right=True), last[rows])
+            tokens[rows] = pick
+            if floor is None:
+                break
+            ok = (probs[rows].gather(-1, pick) >= floor[rows])[:, 0].tolist()
+            todo = [b for b, good in zip(todo, ok, strict=True) if not good]
+        tokens = tokens[:, 0]
+    return tokens, logp.gather(-1, tokens[:, None])[:, 0], entropy
+
+
+def _shared_prefix_len(prompts: Sequence[Sequence[int]], minimum: int) -> int:
+    """Tokens every prompt starts with (at least one token of each is left to prefill on its own, so
+    each has its own last logits), or 0 when that is shorter than ``minimum`` or there is one prompt."""
+    if len(prompts) < 2:
+        return 0
+    k = min(len(os.path.commonprefix(list(prompts))), min(map(len, prompts)) - 1)
+    return k if k >= minimum else 0
+
+
+def _fast_path_blocker(model) -> str | None:
+    """Why the slot-cache decode loop cannot run this model (None if it can): it feeds each layer a
+    4D additive mask and one KV buffer per layer, which fits full-attention layers under the
+    ``sdpa``/``eager`` implementations."""
+    cfg = model.config
+    impl = getattr(cfg, "_attn_implementation", None)
+    if impl not in ("sdpa", "eager"):
+        return f"attention implementation {impl!r}"
+    layer_types = getattr(cfg, "layer_types", None)
+    if layer_types and any(t != "full_attention" for t in layer_types):
+        return "layers other than full attention"
+    if getattr(cfg, "sliding_window", None) and getattr(cfg, "use_sliding_window", True):
+        return "sliding-window attention"
+    return None
+
+
+@functools.cache
+def _slot_cache_type():
+    """The KV cache of the decode loop, a transformers ``Cache`` over per-layer buffers of shape
+    ``(rows, kv_heads, columns, head_dim)`` that the loop owns.
+
+    Why not ``DynamicCache``: it appends each step with ``torch.cat``, copying every row's whole
+    cache once per step and layer (on CPU that copy cost as much as the forward), and its rows
+    share one length, so refilling a finished row with a new prompt means re-padding everyone. Here
+    row ``r`` holds its prompt's KV (copied from the prompt's single prefill: the cache is expanded,
+    not the prompt) from column 0, writes its next key at column ``lens[r]`` in place, and the
+    4D mask the loop passes hides the columns past each row's length. A finished row is refilled
+    with a waiting sample or replaced by the last row, so the batch only holds running samples.
+    Defined lazily so that importing this module does not import transformers.
+    """
+    import torch
+    from transformers.cache_utils import Cache, DynamicLayer
+
+    class SlotLayer(DynamicLayer):
+        def __init__(self, owner, index: int):
+            super().__init__()
+            self.owner, self.index = owner, index
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            return self.owner.write(self.index, key_states, value_states)
+
+        def get_seq_length(self) -> int:
+            return self.owner.width
+
+    class SlotCache(Cache):
+        def __init__(self, num_layers: int, rows: int, max_columns: int, grow: int = 128):
+            super().__init__(layers=[SlotLayer(self, i) for i in range(num_layers)])
+            self.rows, self.max_columns, self.grow = rows, max_columns, grow
+            self.keys: list = []
+            self.values: list = []
+            self.columns = 0
+            self.width = 0
+            self._n = 0
+            self._lens = None
+            self._arange = None
+
+        def reserve(self, columns: int, like) -> None:
+            """Room for ``columns`` per row; ``like``: one prompt's ``[(keys, values)]`` per layer."""
+            if columns <= self.columns:
+                return
+            new = min(self.max_columns, max(columns, self.columns + self.grow))
+            for i, (k, v) in enumerate(like):
+                bk = k.new_zeros((self.rows, k.shape[1], new, k.shape[3]))
+                bv = v.new_zeros((self.rows, v.shape[1], new, v.shape[3]))
+                if self.columns:
+                    bk[:, :, : self.columns] = self.keys[i]
+                    bv[:, :, : self.columns] = self.values[i]
+                    self.keys[i], self.values[i] = bk, bv
+                else:
+                    self.keys.append(bk)
+                    self.values.append(bv)
+            self.columns = new
+
+        def load(self, slot: int, kv, length: int) -> None:
+            """Put one prompt's KV (``[(1, H, length, D)] * 2`` per layer) in row ``slot``."""
+            self.reserve(length + 1, kv)
+            for i, (k, v) in enumerate(kv):
+                self.keys[i][slot, :, :length] = k[0]
+                self.values[i][slot, :, :length] = v[0]
+
+        def move(self, src: int, dst: int, length: int) -> None:
+            for k, v in zip(self.keys, self.values, strict=True):
+                k[dst, :, :length] = k[src, :, :length]
+                v[dst, :, :length] = v[src, :, :length]
+
+        def step(self, lens) -> None:
+            """The next forward writes row ``r``'s key at column ``lens[r]`` and sees columns
+            ``[0, max(lens)]``."""
+            self._n = lens.shape[0]
+            self._lens = lens
+            self._arange = torch.arange(self._n, device=lens.device)
+            self.width = int(lens.max()) + 1
+            if self.width > self.columns:
+                self.reserve(
+                    self.width, [(k[:1], v[:1]) for k, v in zip(self.keys, self.values, strict=True)]
+                )
+
+        def write(self, i: int, key_states, value_states):
+            k, v = self.keys[i], self.values[i]
+            k[self._arange, :, self._lens] = key_states[:, :, 0]
+            v[self._arange, :, self._lens] = value_states[:, :, 0]
+            return k[: self._n, :, : self.width], v[: self._n, :, : self.width]
+
+    return SlotCache
+
+
+class _StopCheck:
+    """Whether the newest token completes a stop string. Decodes only the last tokens: enough that a
+    stop string completed by the newest token lies inside the window with margin (every token
+    decodes to at least one byte), so the answer is that of decoding the whole completion."""
+
+    def __init__(self, tokenizer, stop: Sequence[str]):
+        self.tokenizer, self.stop = tokenizer, tuple(stop)
+        self.window = max((len(s.encode()) for s in self.stop), default=0) + 8
+
+    def __call__(self, ids: list[int]) -> bool:
+        if not self.stop:
+            return False
+        text = self.tokenizer.decode(ids[-self.window :])
+        return any(s in text for s in self.stop)
+
+
+@dataclass
+class _Row:
+    """One sample while it is being drawn."""
+
+    prompt: int
+    index: int
+    generator: object  # torch.Generator, None when greedy
+    ids: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    entropies: list[float] = field(default_factory=list)
+    text_ids: list[int] | None = None  # set when finished
+    stopped: bool = False
+
+
+class TransformersSampler:
+    """Sampling with a transformers causal LM (CPU or GPU): a decode loop of its own over the model's
+    forward, in which no work is repeated.
+
+    - The prefix all prompts of a call share (system message, few-shot examples) is prefilled once
+      when it has at least ``min_shared_prefix`` tokens; each distinct prompt's remaining tokens
+      are prefilled once, on top of it, and that KV cache is copied into each of the prompt's ``n``
+      rows.
+    - Up to ``batch_size`` samples decode together, one token each per forward call; a finished
+      sample leaves the batch at once and a waiting one takes its row.
+    - Per step only the ``(rows, V)`` logits of that step exist; they are reduced to each row's
+      token, log-probability and entropy right away.
+    - Each sample has its own random generator (:func:`sample_seed`), so a prompt's samples are the
+      same alone or in any batch, with any ``batch_size``. The model's arithmetic can differ in its
+      last bits with the batch's shape, which could only flip a draw that lands within that rounding
+      of a boundary between two tokens (never seen in the fp32 tests).
+
+    ``naive=True`` is the previous implementation, kept for benchmarks: ``model.generate`` on
+    prompt x sample rows, ``batch_size`` rows per call, each call decoding until its longest row
+    ends, seeded per call (``keys`` ignored). Models the loop does not cover (sliding-window or
+    flash attention) take that path too.
     """
 
-    def __init__(self, policy, *, batch_size: int = 16, progress: bool = True):
+    def __init__(
+        self,
+        policy,
+        *,
+        batch_size: int = 16,
+        progress: bool = True,
+        naive: bool = False,
+        min_shared_prefix: int = 16,
+    ):
         if batch_size < 1:
             raise ValueError(f"batch_size={batch_size}: must be >= 1")
         self.policy = policy
         self.batch_size = batch_size
         self.progress = progress
+        self.naive = naive
+        self.min_shared_prefix = min_shared_prefix
         self.stats = SamplerStats()
 
     def sample(
         self,
-        prompts: Sequence[str],
+        prompts: Sequence[str] | None = None,
         n: int = 1,
         temperature: float = 1.0,
         top_p: float = 1.0,
         max_new_tokens: int = 256,
         seed: int = 0,
         stop: Sequence[str] = (),
+        *,
+        prompt_ids: Sequence[Sequence[int]] | None = None,
+        keys: Sequence[int] | None = None,
     ) -> list[list[Sample]]:
+        ids = _prompt_ids(self.policy.tokenizer, prompts, prompt_ids)
+        _check_args(ids, n, temperature, top_p, max_new_tokens, keys)
+        empty = [i for i, x in enumerate(ids) if not x]
+        if empty:
+            raise ValueError(f"prompt {empty[0]} has no tokens; every prompt needs at least one")
+        self.stats = SamplerStats(sequences=len(ids) * n)
+        t0 = time.perf_counter()
+        if self.naive or _fast_path_blocker(self.policy.model) is not None:
+            out = self._sample_naive(ids, n, temperature, top_p, max_new_tokens, seed, stop)
+        else:
+            keys = list(range(len(ids))) if keys is None else [int(k) for k in keys]
+            out = self._sample_cached(ids, n, temperature, top_p, max_new_tokens, seed, stop, keys)
+            self.stats.per_batch.append(time.perf_counter() - t0)
+        self.stats.seconds = time.perf_counter() - t0
+        return out
+
+    def _sample_cached(self, prompt_ids, n, temperature, top_p, max_new_tokens, seed, stop, keys):
+        import torch
+        from tqdm.auto import tqdm
+
+        model, tok = self.policy.model, self.policy.tokenizer
+        device = next(model.parameters()).device
+        eos = _eos_ids(self.policy)
+        greedy = temperature == 0
+        stats = self.stats
+        stop_check = _StopCheck(tok, stop)
+        results: list[list[Sample | None]] = [[None] * n for _ in prompt_ids]
+        bar = tqdm(
+            total=len(prompt_ids) * n, desc="sampling", unit="sample", disable=not self.progress, leave=False
+        )
+
+        # Identical prompts are prefilled once; all distinct ones share the prefix they start with.
+        distinct: dict[tuple[int, ...], int] = {}
+        which = [distinct.setdefault(tuple(x), len(distinct)) for x in prompt_ids]
+        uniq = [list(x) for x in distinct]
+        unplaced = [0] * len(uniq)
+        for u in which:
+            unplaced[u] += n
+        shared = _shared_prefix_len(uniq, self.min_shared_prefix)
+        queue = deque((i, j) for i in range(len(prompt_ids)) for j in range(n))
+        rows: list[_Row] = []  # the running batch: row r of the cache is rows[r]
+        lens: list[int] = []  # columns filled in each row's cache
+        prompt_kv: dict[int, tuple[list, object]] = {}  # distinct prompt -> (KV per layer, last logits)
+        slots = None
+
+        def finish(row: _Row) -> None:
+            results[row.prompt][row.index] = Sample(
+                text=tok.decode(row.text_ids, skip_special_tokens=True),
+                token_ids=row.ids,
+                logprobs=row.logprobs,
+                entropies=row.entropies,
+                stopped=row.stopped,
+            )
+            stats.new_tokens += len(row.ids)
+            bar.update(1)
+
+        def push(row: _Row, token: int, lp: float, ent: float) -> bool:
+            """Append a drawn token; True when the sample is complete."""
+            row.ids.append(token)
+            row.logprobs.append(lp)
+            row.entropies.append(ent)
+            if token in eos:
+                row.text_ids, row.stopped = row.ids[:-1], True
+            elif stop_check(row.ids):
+                row.text_ids, row.stopped = row.ids, True
+            elif len(row.ids) >= max_new_tokens:
+                row.text_ids = row.ids
+            return row.text_ids is not None
+
+        def prefill(u: int):
+            ids = uniq[u]
+            out = model(
+                input_ids=torch.tensor([ids[shared:]], device=device),
+                past_key_values=prefix,
+                position_ids=torch.arange(shared, len(ids), device=device)[None],
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+            if prefix is not None:
+                prefix.crop(shared - len(ids))  # back to the shared prefix for the next prompt
+            stats.prefill_tokens += len(ids) - shared
+            return kv, out.logits[0, -1]
+
+        def start(slot: int) -> bool:
+            """Take waiting samples until one needs a row and put it in ``slot`` (== len(rows) to
+            append); False when none waits."""
+            nonlocal slots
+            while queue:
+                i, j = queue.popleft()
+                u = which[i]
+                if u not in prompt_kv:
+                    prompt_kv[u] = prefill(u)
+                kv, last = prompt_kv[u]
+                unplaced[u] -= 1
+                if not unplaced[u]:
+                    del prompt_kv[u]
+                gen = None if greedy else torch.Generator().manual_seed(sample_seed(seed, keys[i], j))
+                row = _Row(i, j, gen)
+                token, lp, ent = _draw(last[None], [gen], temperature, top_p)
+                if push(row, int(token[0]), float(lp[0]), float(ent[0])):
+                    finish(row)
+                    continue
+                if slots is None:
+                    slots = _slot_cache_type()(
+                        len(kv),
+                        min(self.batch_size, len(queue) + 1),
+                        max(map(len, uniq)) + max_new_tokens,
+                    )
+                slots.load(slot, kv, len(uniq[u]))
+                if slot == len(rows):
+                    rows.append(row)
+                    lens.append(len(uniq[u]))
+                else:
+                    rows[slot], lens[slot] = row, len(uniq[u])
+                return True
+            return False
+
+        with torch.no_grad():
+            prefix = None
+            if shared:
+                prefix = model(
+                    input_ids=torch.tensor([uniq[0][:shared]], device=device),
+                    use_cache=True,
+                    logits_to_keep=1,
+                ).past_key_values
+                stats.prefill_tokens += shared
+            while queue or rows:
+                while len(rows) < self.batch_size and start(len(rows)):
+                    pass
+                if not rows:
+                    break
+                lens_t = torch.tensor(lens, device=device)
+                slots.step(lens_t)
+                cols = torch.arange(slots.width, device=device)
+                mask = torch.zeros((len(rows), 1, 1, slots.width), dtype=slots.keys[0].dtype, device=device)
+                mask.masked_fill_((cols[None] > lens_t[:, None])[:, None, None], torch.finfo(mask.dtype).min)
+                logits = model(
+                    input_ids=torch.tensor([[r.ids[-1]] for r in rows], device=device),
+                    position_ids=lens_t[:, None],
+                    attention_mask=mask,
+                    past_key_values=slots,
+                    use_cache=True,
+                ).logits[:, -1]
+                stats.decode_steps += 1
+                stats.decode_rows += len(rows)
+                tokens, lps, ents = _draw(logits, [r.generator for r in rows], temperature, top_p)
+                tokens, lps, ents = tokens.tolist(), lps.tolist(), ents.tolist()
+                done = []
+                for r, row in enumerate(rows):
+                    lens[r] += 1
+                    if push(row, tokens[r], lps[r], ents[r]):
+                        done.append(r)
+                # Highest first: every row after r is then running, so the last one can move into r.
+                for r in reversed(done):
+                    finish(rows[r])
+                    if not start(r):
+                        last = len(rows) - 1
+                        if r != last:
+                            slots.move(last, r, lens[last])
+                            rows[r], lens[r] = rows[last], lens[last]
+                        rows.pop()
+                        lens.pop()
+        bar.close()
+        return results
+
+    def _sample_naive(self, prompt_ids, n, temperature, top_p, max_new_tokens, seed, stop):
         import torch
         from tqdm.auto import tqdm
         from transformers import GenerationConfig
 
-        _check_args(prompts, n, temperature, top_p, max_new_tokens)
         model, tok = self.policy.model, self.policy.tokenizer
         device = next(model.parameters()).device
         eos = _eos_ids(self.policy)
@@ -157,20 +601,15 @@ class TransformersSampler:
             return_dict_in_generate=True,
             stop_strings=list(stop) or None,
         )
-        rows = [(i, j) for i in range(len(prompts)) for j in range(n)]
-        results: list[list[Sample | None]] = [[None] * n for _ in prompts]
-        self.stats = SamplerStats()
-        t_start = time.perf_counter()
+        rows = [(i, j) for i in range(len(prompt_ids)) for j in range(n)]
+        results: list[list[Sample | None]] = [[None] * n for _ in prompt_ids]
         bar = tqdm(total=len(rows), desc="sampling", unit="sample", disable=not self.progress, leave=False)
         for b, start in enumerate(range(0, len(rows), self.batch_size)):
             chunk = rows[start : start + self.batch_size]
             t0 = time.perf_counter()
-            enc = tok(
-                [prompts[i] for i, _ in chunk],
-                return_tensors="pt",
-                padding=True,
-                add_special_tokens=False,
-            ).to(device)
+            # The same left-padded tensors ``tok(texts, padding=True)`` gives.
+            enc = tok.pad({"input_ids": [prompt_ids[i] for i, _ in chunk]}, return_tensors="pt").to(device)
+            self.stats.prefill_tokens += int(enc["input_ids"].numel())
             with (
                 torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []),
                 torch.no_grad(),
@@ -178,6 +617,8 @@ class TransformersSampler:
                 torch.manual_seed(seed * 1_000_003 + b)
                 out = model.generate(**enc, generation_config=gen_config, tokenizer=tok if stop else None)
             new = out.sequences[:, enc["input_ids"].shape[1] :]
+            self.stats.decode_steps += new.shape[1]
+            self.stats.decode_rows += new.numel()
             # Reduce each step's (B, V) logits to two (B,) vectors right away; stacking all steps
             # first would hold B × L × V floats at once.
             lps, ents = [], []
@@ -209,8 +650,6 @@ class TransformersSampler:
             self.stats.per_batch.append(time.perf_counter() - t0)
             bar.update(len(chunk))
         bar.close()
-        self.stats.sequences = len(rows)
-        self.stats.seconds = time.perf_counter() - t_start
         return results  # type: ignore[return-value]
 
 
@@ -270,12 +709,15 @@ class VLLMSampler:
     """Sampling with vLLM (GPU only; ``pip install 'leanfd[gpu]'``).
 
     Written against vLLM's documented offline API: ``LLM(model=...)``, ``LLM.generate(prompts,
-    SamplingParams(n, temperature, top_p, max_tokens, seed, logprobs=K))``; each
-    ``CompletionOutput`` carries ``token_ids`` and ``logprobs`` (one ``{token_id: Logprob}`` dict per
-    position holding the top-K plus the sampled token, at ``T = 1`` under vLLM's default
-    ``raw_logprobs`` mode). Log-probabilities and entropies at ``T`` come from
-    :func:`topk_tempered_stats` (exact log-probs at ``T = 1``; see its approximation note). Prompts are
-    tokenised here, without added special tokens, exactly as :class:`TransformersSampler` does.
+    sampling_params)`` where each prompt is a ``TokensPrompt(prompt_token_ids=...)`` and
+    ``sampling_params`` is one ``SamplingParams(n, temperature, top_p, max_tokens, seed, logprobs=K)``
+    per prompt; each ``CompletionOutput`` carries ``token_ids`` and ``logprobs`` (one
+    ``{token_id: Logprob}`` dict per position holding the top-K plus the sampled token, at ``T = 1``
+    under vLLM's default ``raw_logprobs`` mode). Log-probabilities and entropies at ``T`` come from
+    :func:`topk_tempered_stats` (exact log-probs at ``T = 1``; see its approximation note). Text
+    prompts are tokenised here, without added special tokens, exactly as :class:`TransformersSampler`
+    does. Each prompt's request is seeded by ``(seed, key)`` (:func:`sample_seed` with index 0), so
+    its samples do not depend on the other prompts of the call.
     Not importable on CPU-only machines; the CPU path covers the same interface.
     """
 
@@ -296,41 +738,49 @@ class VLLMSampler:
 
     def sample(
         self,
-        prompts: Sequence[str],
+        prompts: Sequence[str] | None = None,
         n: int = 1,
         temperature: float = 1.0,
         top_p: float = 1.0,
         max_new_tokens: int = 256,
         seed: int = 0,
         stop: Sequence[str] = (),
+        *,
+        prompt_ids: Sequence[Sequence[int]] | None = None,
+        keys: Sequence[int] | None = None,
     ) -> list[list[Sample]]:
         from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
 
-        _check_args(prompts, n, temperature, top_p, max_new_tokens)
-        params = SamplingParams(
-            n=n,
-            temperature=temperature,
-            top_p=top_p,
-            top_k=0,
-            max_tokens=max_new_tokens,
-            seed=seed,
-            logprobs=self.logprobs_topk,
-            stop=list(stop) or None,
-            include_stop_str_in_output=True,  # same text as TransformersSampler
-        )
-        token_prompts = [
-            {"prompt_token_ids": self.tokenizer(p, add_special_tokens=False)["input_ids"]} for p in prompts
+        ids = _prompt_ids(self.tokenizer, prompts, prompt_ids)
+        _check_args(ids, n, temperature, top_p, max_new_tokens, keys)
+        keys = list(range(len(ids))) if keys is None else [int(k) for k in keys]
+        params = [
+            SamplingParams(
+                n=n,
+                temperature=temperature,
+                top_p=top_p,
+                top_k=0,
+                max_tokens=max_new_tokens,
+                seed=sample_seed(seed, key, 0) % (1 << 63),
+                logprobs=self.logprobs_topk,
+                stop=list(stop) or None,
+                include_stop_str_in_output=True,  # same text as TransformersSampler
+            )
+            for key in keys
         ]
         t0 = time.perf_counter()
-        outputs = self.llm.generate(token_prompts, params, use_tqdm=self.progress)
+        outputs = self.llm.generate(
+            [TokensPrompt(prompt_token_ids=x) for x in ids], params, use_tqdm=self.progress
+        )
         results: list[list[Sample]] = []
         self.stats = SamplerStats()
         for request in outputs:
             samples = []
             for comp in request.outputs:
-                ids = list(comp.token_ids)
+                out_ids = list(comp.token_ids)
                 lps, ents = [], []
-                for tok_id, dist in zip(ids, comp.logprobs or [], strict=False):
+                for tok_id, dist in zip(out_ids, comp.logprobs or [], strict=False):
                     top = {int(k): float(v.logprob) for k, v in dist.items()}
                     lp, ent = topk_tempered_stats(
                         list(top.values()), top[tok_id], self.vocab_size, temperature
@@ -340,14 +790,15 @@ class VLLMSampler:
                 samples.append(
                     Sample(
                         text=comp.text,
-                        token_ids=ids,
+                        token_ids=out_ids,
                         logprobs=lps,
                         entropies=ents,
                         stopped=comp.finish_reason == "stop",  # eos or a stop string
                     )
                 )
-                self.stats.new_tokens += len(ids)
+                self.stats.new_tokens += len(out_ids)
             results.append(samples)
-        self.stats.sequences = len(prompts) * n
+        self.stats.sequences = len(ids) * n
         self.stats.seconds = time.perf_counter() - t0
+        self.stats.prefill_tokens = sum(map(len, ids))
         return results
