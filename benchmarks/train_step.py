@@ -44,7 +44,7 @@ def ours(method: str, args, out: Path) -> dict[str, float]:
         group_size=args.group,
         max_new_tokens=args.max_new_tokens,
         micro_batch_size=args.problems * args.group,
-        sampler_batch_size=args.problems * args.group,
+        batch_size=args.problems * args.group,
         feedback="binary",
         fd_on_success=True,  # every attempt gets a teacher: the FD batch equals the GRPO batch
         sibling_demo=False,

@@ -23,6 +23,40 @@ def _fail(msg: str) -> None:
     raise typer.Exit(2)
 
 
+def _old_flags(aliases: dict[str, str]):
+    """Accept a hand-written command's old flags (``aliases``: old -> new parameter name) for one
+    release: hidden from ``--help``, renamed to the new one with a deprecation warning."""
+    import functools
+    import inspect
+    import typing
+
+    from leanfd.options import renamed
+
+    def deco(fn):
+        sig = inspect.signature(fn, eval_str=True)
+        params = list(sig.parameters.values())
+        for old, new in aliases.items():
+            base = typing.get_args(sig.parameters[new].annotation)[0]
+            option = typer.Option(hidden=True, help=f"Deprecated: use --{new.replace('_', '-')}.")
+            hint = Annotated[base | None, option]
+            params.append(
+                inspect.Parameter(old, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=hint)
+            )
+
+        @functools.wraps(fn)
+        def wrapper(**kw):
+            for old, new in aliases.items():
+                if kw.get(old) is not None and kw[new] == sig.parameters[new].default:
+                    kw[new] = None  # the new flag was (most likely) not given: the old one's value stands
+            return fn(**renamed(kw, aliases, flags=True))
+
+        wrapper.__signature__ = sig.replace(parameters=params)
+        del wrapper.__wrapped__  # typer must read the signature above, not fn's
+        return wrapper
+
+    return deco
+
+
 @app.command()
 def setup(
     native: Annotated[
@@ -194,6 +228,7 @@ def check(
 
 
 @app.command()
+@_old_flags({"timeout": "timeout_s", "critic_backend": "critic_sampler"})
 def critique(
     infile: Annotated[
         Path, typer.Argument(help="JSONL rows: {id, statement, proof, header?, reference_proof?, verdict?}.")
@@ -211,8 +246,8 @@ def critique(
     critic_url: Annotated[
         str | None, typer.Option(help="lm: an OpenAI-compatible server (http://host:port or its /v1 URL).")
     ] = None,
-    critic_backend: Annotated[
-        str, typer.Option(help="lm with --critic-model: transformers | vllm")
+    critic_sampler: Annotated[
+        str, typer.Option(help="lm with --critic-model, its generation engine: transformers | vllm")
     ] = "transformers",
     max_new_tokens: Annotated[int, typer.Option(help="lm: answer length limit.")] = 384,
     verify_fix: Annotated[
@@ -224,7 +259,7 @@ def critique(
     backend: Annotated[
         str, typer.Option(help="auto | embedded | native | http (LEANFD_VERIFY_URLS)")
     ] = "auto",
-    timeout: Annotated[float, typer.Option(help="Wall-clock seconds per attempt.")] = 30.0,
+    timeout_s: Annotated[float, typer.Option(help="Wall-clock seconds per attempt.")] = 30.0,
     heartbeats: Annotated[int, typer.Option(help="Lean maxHeartbeats per attempt.")] = 200_000,
     workers: Annotated[int | None, typer.Option(help="Lean sessions in parallel (default: cores).")] = None,
     no_daemon: Annotated[
@@ -237,8 +272,8 @@ def critique(
     try:
         run_critique(
             infile, out, critic=critic, critic_model=critic_model, critic_url=critic_url,
-            critic_backend=critic_backend, max_new_tokens=max_new_tokens, verify_fix=verify_fix, goals=goals,
-            backend=backend, timeout_s=timeout, heartbeats=heartbeats, workers=workers,
+            critic_backend=critic_sampler, max_new_tokens=max_new_tokens, verify_fix=verify_fix, goals=goals,
+            backend=backend, timeout_s=timeout_s, heartbeats=heartbeats, workers=workers,
             use_daemon=not no_daemon, echo=_note,
         )  # fmt: skip
     except (ValueError, RuntimeError) as e:  # InputError, CritiqueInputError, VerifyInputError, DaemonError
@@ -360,15 +395,14 @@ def serve(
 
 
 @app.command()
+@_old_flags({"timeout": "timeout_s"})
 def mcp(
     http: Annotated[
         int | None, typer.Option(help="Serve streamable HTTP on 127.0.0.1:PORT instead of stdio.")
     ] = None,
     backend: Annotated[str, typer.Option(help="Verifier backend: embedded or native.")] = "embedded",
     workers: Annotated[int, typer.Option(help="Warm Lean sessions per header.")] = 1,
-    timeout_s: Annotated[
-        float, typer.Option("--timeout", help="Wall-clock limit of a call's Lean work, s.")
-    ] = 60.0,
+    timeout_s: Annotated[float, typer.Option(help="Wall-clock limit of a call's Lean work, s.")] = 60.0,
     heartbeats: Annotated[int, typer.Option(help="Lean maxHeartbeats per attempt.")] = 200_000,
 ) -> None:
     """Serve the agent tools (check, goals, search, read, verify, Kimina aliases) over MCP."""
@@ -479,10 +513,12 @@ def _train(**options) -> None:
 
     Example: leanfd train --method fd --suite core --model smollm2-135m --steps 20 --out runs/fd
     """
+    from leanfd.options import renamed
     from leanfd.train.config import TrainConfig
     from leanfd.train.trainer import train
 
     config = options.pop("config")
+    options = renamed(options, TrainConfig.ALIASES, flags=True)
     try:
         cfg = TrainConfig.from_yaml(config, **options)
     except (ValueError, FileNotFoundError) as e:

@@ -16,11 +16,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "leanfd"
 
-LEAVES = {"syntax", "io", "data.problem"}
+LEAVES = {"syntax", "io", "options", "data.problem"}
 #: unit -> the units it may import (its own unit is always allowed; ``leanfd`` is the version only).
 ALLOWED: dict[str, set[str]] = {
     "syntax": set(),
     "io": set(),
+    "options": set(),
     "data.problem": set(),
     "data": LEAVES,
     "lean": LEAVES | {"data"},

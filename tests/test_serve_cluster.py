@@ -121,7 +121,7 @@ TRAIN_ROWS = [
 
 
 def test_eval_and_train_run_on_the_http_backend(replicas, monkeypatch, tmp_path):
-    """``leanfd eval --backend http`` and ``leanfd train --lean-backend http`` end to end against two
+    """``leanfd eval --backend http`` and ``leanfd train --backend http`` end to end against two
     replicas: the Mathlib check asks the replicas what they can check (they run the embedded
     backend, so a Mathlib suite is refused before any model loads and a core suite runs)."""
     import json
@@ -163,7 +163,7 @@ def test_eval_and_train_run_on_the_http_backend(replicas, monkeypatch, tmp_path)
         group_size=2,
         max_new_tokens=8,
         micro_batch_size=2,
-        lean_backend="http",
+        backend="http",
         evaluate=True,
         eval_n=1,
         eval_ks=[1],

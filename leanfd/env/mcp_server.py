@@ -6,7 +6,7 @@ over the same SDK that adds auth, CLI and UI machinery (and about twice the depe
 server does not use.
 
 The server holds warm Lean sessions (one verifier), not per-client proof state: every tool is
-stateless. Each call runs in a worker thread under a wall-clock limit (``--timeout``): a proof
+stateless. Each call runs in a worker thread under a wall-clock limit (``--timeout-s``): a proof
 that hangs Lean costs that limit (the verifier kills and later restarts its Lean process) and the
 server stays up. Arguments are validated by type and size before any tool runs; a bad one gets an
 error result that says what to change. Prints nothing on stdout, which carries the protocol.

@@ -8,24 +8,34 @@ The ``help`` text of each field is what ``leanfd train --help`` prints.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from leanfd.options import accepts_old_names, renamed
+from leanfd.options import opt as _opt
 
 METHODS = ("fd", "grpo", "fd-grpo")
 TEACHERS = ("ema", "frozen", "live")
 CONDITIONS = ("binary", "errors", "reference", "critique", "critique+reference")
-ROLLOUT_BACKENDS = ("transformers", "vllm")
+SAMPLERS = ("transformers", "vllm")
 SCHEDULERS = ("constant", "linear", "cosine")
 
 
-def _opt(default: Any, help: str, **kw: Any) -> Any:
-    """A dataclass field carrying its ``--help`` text (the TRL ``metadata={"help": ...}`` idiom)."""
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **kw})
-    return field(default=default, metadata={"help": help, **kw})
+#: Old option names (flags, YAML keys, keywords) -> today's, accepted for one release with a warning.
+#: The verifier and sampler options are named as in ``leanfd eval`` and the other commands.
+ALIASES = {
+    "lean_backend": "backend",
+    "verify_timeout_s": "timeout_s",
+    "verify_heartbeats": "heartbeats",
+    "verify_workers": "workers",
+    "rollout_backend": "sampler",
+    "sampler_batch_size": "batch_size",
+    "prompt_style": "prompt",
+}
 
 
+@accepts_old_names(ALIASES)
 @dataclass
 class TrainConfig:
     """Everything one training run needs. See each field's ``help``."""
@@ -56,7 +66,7 @@ class TrainConfig:
         "Solved training problems shown before every question, in training and evaluation prompts "
         "alike (a seeded pick from --train-split with reference proofs; they leave the training stream).",
     )
-    prompt_style: str = _opt("chat", "Prompt style (leanfd.models.prompts): chat template or plain text.")
+    prompt: str = _opt("chat", "Prompt style (leanfd.models.prompts): chat template or plain text.")
 
     # ---------------------------------------------------------------- model
     model: str = _opt(
@@ -81,22 +91,22 @@ class TrainConfig:
     max_new_tokens: int = _opt(128, "Generation budget per attempt (tokens).")
     temperature: float = _opt(1.0, "Sampling temperature; losses and entropies use the same temperature.")
     top_p: float = _opt(1.0, "Nucleus sampling for rollouts (1 = off, keeps sampling on-policy).")
-    rollout_backend: str = _opt(
+    sampler: str = _opt(
         "transformers",
         "transformers (CPU or GPU) or vllm (GPU; weights synced into vLLM after every update).",
     )
-    sampler_batch_size: int = _opt(16, "Sequences per generate call (transformers backend).")
+    batch_size: int = _opt(16, "Sequences per generate call (transformers sampler).")
     vllm_gpu_memory_utilization: float = _opt(
-        0.3, "vllm backend: fraction of GPU memory vLLM may take (colocated)."
+        0.3, "vllm sampler: fraction of GPU memory vLLM may take (colocated)."
     )
 
     # ---------------------------------------------------------------- verifier
-    lean_backend: str = _opt(
+    backend: str = _opt(
         "auto", "Verifier backend: auto, embedded (core Lean, zero setup) or native (Mathlib)."
     )
-    verify_timeout_s: float = _opt(30.0, "Wall-clock limit per attempt (seconds).")
-    verify_heartbeats: int = _opt(200_000, "Lean maxHeartbeats per attempt.")
-    verify_workers: int | None = _opt(None, "Warm Lean sessions (default: one per CPU core).")
+    timeout_s: float = _opt(30.0, "Wall-clock limit per attempt (seconds).")
+    heartbeats: int = _opt(200_000, "Lean maxHeartbeats per attempt.")
+    workers: int | None = _opt(None, "Warm Lean sessions (default: one per CPU core).")
 
     # ---------------------------------------------------------------- optimisation
     lr: float = _opt(1e-4, "AdamW learning rate (1e-4 is usual for LoRA; use ~1e-6 for full fine-tuning).")
@@ -152,6 +162,11 @@ class TrainConfig:
     ema_rate: float = _opt(
         0.05,
         "EMA teacher update rate per step: θ_T ← (1 − rate) θ_T + rate θ_S (SDPO, arXiv 2601.20802: 0.05).",
+    )
+    teacher_prefix_cache: bool = _opt(
+        True,
+        "Run the token prefix the micro-batch's teacher prompts share (system message, few-shot examples, "
+        "question) once and reuse its KV cache in every row; the logits equal the plain forward's.",
     )
     divergence: str = _opt(
         "reverse_kl", "FD divergence: reverse_kl KL(p_S‖p_T), forward_kl KL(p_T‖p_S), or jsd."
@@ -210,8 +225,8 @@ class TrainConfig:
 
         if self.few_shot < 0:
             bad(f"few_shot={self.few_shot}: give 0 (no examples) or a positive count")
-        if self.prompt_style not in ("chat", "plain"):
-            bad(f"prompt_style={self.prompt_style!r}: expected chat or plain")
+        if self.prompt not in ("chat", "plain"):
+            bad(f"prompt={self.prompt!r}: expected chat or plain")
         if isinstance(self.eval_ks, str):  # "1,2,4,8" from the command line
             try:
                 self.eval_ks = [int(k) for k in self.eval_ks.split(",") if k.strip()]
@@ -225,7 +240,7 @@ class TrainConfig:
         one_of("method", METHODS)
         one_of("teacher", TEACHERS)
         one_of("feedback", CONDITIONS)
-        one_of("rollout_backend", ROLLOUT_BACKENDS)
+        one_of("sampler", SAMPLERS)
         one_of("lr_scheduler", SCHEDULERS)
         from leanfd.train.losses import ADVANTAGE_ESTIMATORS, AGGREGATIONS, DIVERGENCES, FD_ESTIMATORS
 
@@ -244,7 +259,7 @@ class TrainConfig:
             "eval_n",
             "save_every",
             "log_every",
-            "sampler_batch_size",
+            "batch_size",
             "fd_topk",
         ):
             if getattr(self, name) < 1:
@@ -312,8 +327,10 @@ class TrainConfig:
                 raise ValueError(
                     f"config file {p} must hold a mapping of option: value, got {type(data).__name__}"
                 )
-            values.update({str(k).replace("-", "_"): v for k, v in data.items()})
-        values.update({k.replace("-", "_"): v for k, v in overrides.items() if v is not None})
+            data = {str(k).replace("-", "_"): v for k, v in data.items()}
+            values.update(renamed(data, ALIASES, where=str(p)))
+        given = {k.replace("-", "_"): v for k, v in overrides.items() if v is not None}
+        values.update(renamed(given, ALIASES, where=cls.__name__))
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -339,43 +356,21 @@ class TrainConfig:
 
 
 def cli_signature():
-    """An ``inspect.Signature`` of typer options, one per field (plus ``--config``), for ``leanfd
-    train``: defaults are None so that only flags given on the command line override the YAML file;
-    the help shows the field's documented default."""
+    """The typer options of ``leanfd train``: ``--config``, then one per field (old names hidden)."""
     import inspect
     import typing
 
     import typer
 
-    params = [
-        inspect.Parameter(
-            "config",
-            inspect.Parameter.KEYWORD_ONLY,
-            default=None,
-            annotation=typing.Annotated[
-                str | None,
-                typer.Option(
-                    help="YAML file of options (field names as keys); flags given here override it."
-                ),
-            ],
-        )
-    ]
-    hints = typing.get_type_hints(TrainConfig)
-    for f in dataclasses.fields(TrainConfig):
-        hint = hints[f.name]
-        args = typing.get_args(hint)
-        base = next(a for a in args if a is not type(None)) if type(None) in args else hint
-        if typing.get_origin(base) is list:
-            base = str  # comma-separated on the command line
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        shown = ",".join(map(str, default)) if isinstance(default, list) else default
-        help_text = f.metadata.get("help", "") + ("" if default is None else f" (default: {shown})")
-        params.append(
-            inspect.Parameter(
-                f.name,
-                inspect.Parameter.KEYWORD_ONLY,
-                default=None,
-                annotation=typing.Annotated[base | None, typer.Option(help=help_text, show_default=False)],
-            )
-        )
-    return inspect.Signature(params)
+    from leanfd import options
+
+    config = inspect.Parameter(
+        "config",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=typing.Annotated[
+            str | None,
+            typer.Option(help="YAML file of options (field names as keys); flags given here override it."),
+        ],
+    )
+    return options.cli_signature(TrainConfig, leading=[config])

@@ -13,7 +13,7 @@ Launching (the same code everywhere; accelerate picks the device and the distrib
     # CPU (transformers rollouts, embedded Lean)
     leanfd train --method fd --suite core --model smollm2-135m --steps 20 --out runs/fd
     # one GPU: vLLM rollouts with weights synced after every update
-    leanfd train --method grpo --rollout-backend vllm --dtype bfloat16 --out runs/grpo ...
+    leanfd train --method grpo --sampler vllm --dtype bfloat16 --out runs/grpo ...
     # many GPUs on one node (DDP; or fsdp.yaml / deepspeed_zero2.yaml)
     accelerate launch --config_file configs/accelerate/ddp.yaml -m leanfd.cli train --method fd ...
     # many nodes: the same on every node, with the node's rank
@@ -270,14 +270,14 @@ class Trainer:
 
     def _make_sampler(self):
         cfg = self.cfg
-        if cfg.rollout_backend == "vllm":
+        if cfg.sampler == "vllm":
             from leanfd.train.vllm_sync import VLLMRollouts
 
             return VLLMRollouts(self.unwrapped, cfg)
         from leanfd.models.generate import make_sampler
 
         sampler, _ = make_sampler(
-            "transformers", policy=self.policy, batch_size=cfg.sampler_batch_size, progress=False
+            "transformers", policy=self.policy, batch_size=cfg.batch_size, progress=False
         )
         return sampler
 
@@ -288,11 +288,11 @@ class Trainer:
 
             cfg = self.cfg
             # A warm daemon (leanfd daemon start) verifies for us: no sessions of our own beside it.
-            self.verifier = running_daemon(cfg.lean_backend) or Verifier(
-                cfg.lean_backend,
-                cfg.verify_workers,
-                timeout_s=cfg.verify_timeout_s,
-                heartbeats=cfg.verify_heartbeats,
+            self.verifier = running_daemon(cfg.backend) or Verifier(
+                cfg.backend,
+                cfg.workers,
+                timeout_s=cfg.timeout_s,
+                heartbeats=cfg.heartbeats,
             )
             self._own_verifier = True
         return self.verifier
@@ -449,7 +449,7 @@ class Trainer:
                 feedback=feedback,
                 feedback_on_success=cfg.fd_on_success,
                 sibling_demos=cfg.sibling_demo,
-                prompt_style=cfg.prompt_style,
+                prompt_style=cfg.prompt,
                 examples=self.examples,
             )
         finally:
@@ -481,7 +481,7 @@ class Trainer:
         metrics["lr"] = lr
         if self.phase_of(step) == "fd" and self.ema is not None:
             self.ema.update(self.unwrapped)
-        if cfg.rollout_backend == "vllm":
+        if cfg.sampler == "vllm":
             self.sampler.sync_weights()
         return metrics
 
@@ -639,9 +639,9 @@ class Trainer:
             top_p=1.0,
             max_new_tokens=cfg.max_new_tokens,
             seed=cfg.seed,  # the same sampling randomness at every checkpoint
-            backend=cfg.lean_backend,
-            batch_size=cfg.sampler_batch_size,
-            prompt=cfg.prompt_style,
+            backend=cfg.backend,
+            batch_size=cfg.batch_size,
+            prompt=cfg.prompt,
             progress=False,
         )
         self.unwrapped.eval()
@@ -687,7 +687,7 @@ class Trainer:
         st = checkpoint.load(path, acc=self.acc, model=self.model, optimizer=self.optimizer, ema=self.ema)
         self.stream.load(st["stream"])
         self.step = st["step"]
-        if self.cfg.rollout_backend == "vllm":
+        if self.cfg.sampler == "vllm":
             self.sampler.sync_weights()
 
 

@@ -1,7 +1,7 @@
 """vLLM rollouts for training on GPU: a colocated vLLM engine whose weights follow the trained policy.
 
 GPU only (``pip install 'leanfd[gpu]'``); never imported on CPU (the trainer imports this module
-only for ``--rollout-backend vllm``). Not exercised by the CPU test suite: the CPU path runs the
+only for ``--sampler vllm``). Not exercised by the CPU test suite: the CPU path runs the
 same loop with ``TransformersSampler``.
 
 Weight sync follows vLLM's documented in-process ("colocate") route, the one TRL's GRPOTrainer
