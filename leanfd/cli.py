@@ -415,49 +415,15 @@ def mcp(
     serve_mcp(backend=backend, workers=workers, timeout_s=timeout_s, heartbeats=heartbeats, http_port=http)
 
 
-@app.command("eval")
-def eval_(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory (resumed if it exists).")],
-    suite: Annotated[str, typer.Option(help="Bundled suite name (core) or a JSONL path.")] = "core",
-    split: Annotated[str, typer.Option(help="Split to evaluate.")] = "test",
-    model: Annotated[
-        str, typer.Option(help="Alias (smollm2-135m), checkpoint/adapter dir, .gguf or hub id.")
-    ] = "smollm2-135m",
-    adapter: Annotated[str | None, typer.Option(help="LoRA adapter directory over --model.")] = None,
-    n: Annotated[int, typer.Option("-n", help="Samples per problem.")] = 16,
-    k: Annotated[
-        str, typer.Option("-k", help="Comma-separated k values for pass@k, each <= n.")
-    ] = "1,2,4,8,16",
-    limit: Annotated[int | None, typer.Option(help="Evaluate only the first N problems.")] = None,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature (0: greedy, needs -n 1).")] = 1.0,
-    top_p: Annotated[float, typer.Option(help="Nucleus sampling mass.")] = 0.95,
-    max_new_tokens: Annotated[int, typer.Option(help="Token budget per sample.")] = 256,
-    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
-    backend: Annotated[str, typer.Option(help="Lean backend: auto, embedded or native.")] = "auto",
-    workers: Annotated[int | None, typer.Option(help="Lean sessions in parallel (default: cores).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Sequences per generate call.")] = 16,
-    sampler: Annotated[str, typer.Option(help="transformers (CPU/GPU) or vllm (GPU).")] = "transformers",
-    prompt: Annotated[str, typer.Option(help="Prompt style: chat or plain.")] = "chat",
-    few_shot: Annotated[int, typer.Option(help="Solved examples from the suite's other splits.")] = 0,
-    prefill: Annotated[
-        bool, typer.Option(help="Start the answer with the statement (model writes the proof).")
-    ] = True,
-    timeout_s: Annotated[float, typer.Option(help="Wall-clock limit per attempt, seconds.")] = 30.0,
-) -> None:
+def _eval(**options) -> None:
     """Sample n proofs per problem, verify them with Lean, write samples.jsonl, summary.csv, passk.png."""
     from leanfd.eval.evaluate import EvalConfig, evaluate
+    from leanfd.options import renamed
 
+    given = {k: v for k, v in renamed(options, EvalConfig.ALIASES, flags=True).items() if v is not None}
+    out = given["out"]
     try:
-        ks = tuple(int(x) for x in k.split(",") if x.strip())
-    except ValueError:
-        _fail(f"-k {k!r}: give comma-separated integers, e.g. -k 1,2,4")
-    try:
-        cfg = EvalConfig(
-            out=out, suite=suite, split=split, model=model, adapter=adapter, n=n, ks=ks, limit=limit,
-            temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed,
-            backend=backend, workers=workers, batch_size=batch_size, sampler=sampler, prompt=prompt,
-            few_shot=few_shot, prefill=prefill, timeout_s=timeout_s,
-        )  # fmt: skip
+        cfg = EvalConfig(**given)
         result = evaluate(cfg)
     except (ValueError, FileNotFoundError, RuntimeError, ImportError) as e:
         _fail(str(e))
@@ -527,15 +493,20 @@ def _train(**options) -> None:
     typer.echo(f"wrote {cfg.out}/metrics.csv, {cfg.out}/checkpoints/, {cfg.out}/eval/")
 
 
-def _register_train() -> None:
-    # The options are generated from TrainConfig's fields, so --help and the dataclass never disagree.
-    from leanfd.train.config import cli_signature
+def _register_generated() -> None:
+    # eval's and train's options are generated from EvalConfig's and TrainConfig's fields, so --help
+    # and the dataclasses never disagree.
+    from leanfd.eval.config import EvalConfig
+    from leanfd.options import cli_signature
+    from leanfd.train.config import cli_signature as train_signature
 
-    _train.__signature__ = cli_signature()
+    _eval.__signature__ = cli_signature(EvalConfig)
+    app.command("eval")(_eval)
+    _train.__signature__ = train_signature()
     app.command("train")(_train)
 
 
-_register_train()
+_register_generated()
 
 
 if __name__ == "__main__":

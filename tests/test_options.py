@@ -1,5 +1,6 @@
 """One name per option across commands: old spellings (CLI flag, YAML key, keyword) still work for
-one release, give the same config as the new names, and warn."""
+one release, give the same config as the new names, and warn; the eval CLI is generated from
+EvalConfig."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from leanfd.cli import app
+from leanfd.eval.config import EvalConfig
 from leanfd.train.config import ALIASES, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,3 +126,54 @@ def test_old_flags_of_hand_written_commands(monkeypatch, tmp_path, command, old,
     assert f"use {new[0]}" in res_old.output
     help_text = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "300"}).output
     assert not re.search(f"{old[0]}\\b(?!-)", help_text), f"{old[0]} is not hidden"
+
+
+def _flag_of(f):
+    return f.metadata.get("flags", (f"--{f.name.replace('_', '-')}",))[0]
+
+
+def test_eval_help_lists_every_config_field():
+    res = CliRunner().invoke(app, ["eval", "--help"], env={"COLUMNS": "300"})
+    assert res.exit_code == 0, res.output
+    for f in dataclasses.fields(EvalConfig):
+        assert f.metadata.get("help"), f"EvalConfig.{f.name} has no help text"
+        assert _flag_of(f) in res.output, f.name
+        assert f.metadata["help"].split()[0] in res.output, f.name
+
+
+def test_eval_flags_build_the_config(monkeypatch, tmp_path):
+    seen = []
+
+    def fake_evaluate(cfg):
+        seen.append(cfg)
+        raise RuntimeError("stop here: this test checks the options only")
+
+    monkeypatch.setattr("leanfd.eval.evaluate.evaluate", fake_evaluate)
+    args = ["eval", "-o", str(tmp_path), "-n", "2", "-k", "1,2", "--sampler", "transformers"]
+    args += [
+        "--backend",
+        "embedded",
+        "--timeout-s",
+        "5",
+        "--heartbeats",
+        "0",
+        "--no-prefill",
+        "--prompt",
+        "plain",
+    ]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2 and "stop here" in res.output
+    assert seen == [
+        EvalConfig(
+            out=tmp_path,
+            n=2,
+            ks=(1, 2),
+            backend="embedded",
+            timeout_s=5.0,
+            heartbeats=0,
+            prefill=False,
+            prompt="plain",
+        )  # fmt: skip
+    ]
+    res = CliRunner().invoke(app, ["eval", "-o", str(tmp_path), "-n", "2", "-k", "1,x"])
+    assert res.exit_code == 2 and "comma-separated integers" in res.output

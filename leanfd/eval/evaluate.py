@@ -20,106 +20,12 @@ import pandas as pd
 
 from leanfd.data.problem import Problem
 from leanfd.eval import results as R
-from leanfd.models.generate import SAMPLERS
+from leanfd.eval.config import EvalConfig
+
+__all__ = ["EvalConfig", "EvalResult", "evaluate"]
 
 #: Evals of at most this many attempts (problems x n) use one Lean worker unless --workers is given.
 SMALL_EVAL_ATTEMPTS = 64
-
-#: Config fields that change what is sampled: a resumed run must match them.
-_IDENTITY = (
-    "suite",
-    "split",
-    "model",
-    "adapter",
-    "n",
-    "temperature",
-    "top_p",
-    "max_new_tokens",
-    "seed",
-    "prompt",
-    "few_shot",
-    "prefill",
-)
-
-
-@dataclass
-class EvalConfig:
-    """Options of one evaluation run (the ``leanfd eval`` flags)."""
-
-    out: Path
-    #: bundled suite name (``core``) or a JSONL path; ``split`` selects its problems.
-    suite: str = "core"
-    split: str = "test"
-    #: a model alias (``smollm2-135m``), local checkpoint/adapter directory, ``.gguf`` file or hub id.
-    model: str = "smollm2-135m"
-    #: optional LoRA adapter directory put over ``model`` (merged for sampling).
-    adapter: str | None = None
-    #: samples per problem; every k must be <= n (Chen et al. 2021: estimate pass@k from n >= k).
-    n: int = 16
-    ks: tuple[int, ...] = (1, 2, 4, 8, 16)
-    #: first N problems of the split only.
-    limit: int | None = None
-    #: sampling temperature (0 = greedy, then n must be 1) and nucleus mass.
-    temperature: float = 1.0
-    top_p: float = 0.95
-    max_new_tokens: int = 256
-    seed: int = 0
-    #: Lean backend: ``auto`` (native when set up, else embedded), ``embedded`` or ``native``.
-    backend: str = "auto"
-    #: Lean sessions in parallel (default: one per core; one for evals of <= 64 attempts).
-    workers: int | None = None
-    #: sequences per ``generate`` call (problems per batch = max(1, batch_size // n)).
-    batch_size: int = 16
-    #: sampler: ``transformers`` (CPU/GPU) or ``vllm`` (GPU, extra ``gpu``).
-    sampler: str = "transformers"
-    #: prompt style ``chat`` (tokenizer's chat template) or ``plain``; few-shot examples come from
-    #: the suite's other splits, never the evaluated one.
-    prompt: str = "chat"
-    few_shot: int = 0
-    #: start the answer with the ```lean4 fence and the statement (the model writes only the proof);
-    #: sampling then also stops at the closing fence.
-    prefill: bool = True
-    #: per-attempt wall-clock limit in seconds, and Lean's deterministic limit.
-    timeout_s: float = 30.0
-    heartbeats: int = 200_000
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        self.out = Path(self.out)
-        self.ks = tuple(int(k) for k in self.ks)
-        if self.n < 1:
-            raise ValueError(f"-n {self.n}: need at least one sample per problem")
-        if not self.ks:
-            raise ValueError("-k: give at least one k, e.g. -k 1,2,4")
-        bad = [k for k in self.ks if k < 1 or k > self.n]
-        if bad:
-            raise ValueError(
-                f"-k {','.join(map(str, bad))}: every k must be between 1 and n={self.n} "
-                f"(the unbiased estimator needs n >= k samples); raise -n or drop those k"
-            )
-        if self.temperature < 0:
-            raise ValueError(f"--temperature {self.temperature}: must be >= 0")
-        if self.temperature == 0 and self.n > 1:
-            raise ValueError(
-                f"--temperature 0 is greedy decoding: all {self.n} samples would be identical; use -n 1 or T > 0"
-            )
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"--top-p {self.top_p}: must be in (0, 1]")
-        if self.max_new_tokens < 1:
-            raise ValueError(f"--max-new-tokens {self.max_new_tokens}: must be >= 1")
-        if self.batch_size < 1:
-            raise ValueError(f"--batch-size {self.batch_size}: must be >= 1")
-        if self.limit is not None and self.limit < 1:
-            raise ValueError(f"--limit {self.limit}: must be >= 1")
-        if self.few_shot < 0:
-            raise ValueError(f"--few-shot {self.few_shot}: must be >= 0")
-        if self.prompt not in ("chat", "plain"):
-            raise ValueError(f"--prompt {self.prompt!r}: use chat or plain")
-        if self.sampler not in SAMPLERS:
-            raise ValueError(f"--sampler {self.sampler!r}: use one of {', '.join(SAMPLERS)}")
-
-    def identity(self) -> dict:
-        return {k: getattr(self, k) for k in _IDENTITY}
 
 
 @dataclass
