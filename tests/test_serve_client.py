@@ -16,10 +16,10 @@ pytest.importorskip("fastapi", reason="the verify service needs the serve extra:
 import uvicorn  # noqa: E402
 
 from leanfd.data.problem import Attempt, Problem  # noqa: E402
+from leanfd.lean.http import attempt_from_dict, attempt_to_dict  # noqa: E402
 from leanfd.lean.toolchain import ToolchainError  # noqa: E402
 from leanfd.serve import VerifyServiceError, verify_batch_http, wait_until_ready  # noqa: E402
 from leanfd.serve.app import create_app  # noqa: E402
-from leanfd.lean.http import attempt_from_dict, attempt_to_dict  # noqa: E402
 
 CONFIG = {"backend": "embedded", "workers": 1, "timeout_s": 30.0, "heartbeats": 200_000}
 P = Problem(name="t", statement="theorem t (n : Nat) : n + 0 = n :=", header="", split="test")
