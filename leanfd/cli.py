@@ -457,6 +457,31 @@ def plot(
     typer.echo(f"wrote {output}")
 
 
+@app.command()
+def compare(
+    run_a: Annotated[str, typer.Argument(help="Run A's eval directory, or one per seed joined by ','.")],
+    run_b: Annotated[str, typer.Argument(help="Run B's eval directory, or one per seed joined by ','.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="CSV file to write.")] = None,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+) -> None:
+    """pass@k(B) - pass@k(A) per k with a 95 % bootstrap CI, paired over problems (both runs must
+    hold the same problems and n); with several runs per side (training seeds), a hierarchical
+    bootstrap: seeds, then problems. Example: leanfd compare fd/s0,fd/s1 grpo/s0,grpo/s1 -o d.csv"""
+    from leanfd.eval.compare import compare_runs, difference_table
+
+    split = [[Path(p) for p in s.split(",") if p] for s in (run_a, run_b)]
+    try:
+        table = difference_table(compare_runs(*split, b=resamples, seed=seed))
+    except (FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+    typer.echo(f"B - A, 95 % CI by bootstrap over {table['resampled'].iloc[0]}, {resamples} resamples")
+    typer.echo(table.drop(columns="resampled").to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    if output is not None:
+        table.to_csv(output, index=False)
+        typer.echo(f"wrote {output}")
+
+
 @app.command("plot-train")
 def plot_train(
     runs: Annotated[list[Path], typer.Argument(help="Output directories written by `leanfd train`.")],

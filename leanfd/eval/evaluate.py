@@ -214,6 +214,8 @@ def evaluate(
     }
     df = R.summarize(complete, cfg.ks, meta)
     df["tokens_per_s"] = df["new_tokens"] / df["sample_s"].where(df["sample_s"] > 0)
+    ci = ["pass@k_lo", "pass@k_hi"]  # the columns added last, after every older one
+    df = df[[c for c in df.columns if c not in ci] + ci]
     R.write_summary(cfg.out, df)
     from leanfd.eval.plots import plot_passk
 

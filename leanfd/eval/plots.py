@@ -12,7 +12,8 @@ from leanfd.io import atomic_write
 
 
 def plot_passk(runs: Mapping[str, pd.DataFrame], out: Path, title: str | None = None) -> Path:
-    """Draw each run's ``pass@k`` column against ``k`` and write a PNG atomically.
+    """Draw each run's ``pass@k`` column against ``k``, with its 95 % bootstrap band where the
+    summary has ``pass@k_lo``/``pass@k_hi``, and write a PNG atomically.
 
     ``runs`` maps a label to a summary table (``summary.csv`` of ``leanfd eval``). The title names
     the suite/split/n when all runs share them.
@@ -28,14 +29,18 @@ def plot_passk(runs: Mapping[str, pd.DataFrame], out: Path, title: str | None = 
     all_k: set[int] = set()
     for label, df in runs.items():
         df = df.sort_values("k")
-        ax.plot(df["k"], 100 * df["pass@k"], marker="o", label=label)
+        (line,) = ax.plot(df["k"], 100 * df["pass@k"], marker="o", label=label)
+        if {"pass@k_lo", "pass@k_hi"} <= set(df.columns):  # summaries written before the CIs have none
+            ax.fill_between(
+                df["k"], 100 * df["pass@k_lo"], 100 * df["pass@k_hi"], color=line.get_color(), alpha=0.2
+            )
         all_k.update(int(k) for k in df["k"])
     ax.set_xscale("log", base=2)
     ax.set_xticks(sorted(all_k))
     ax.set_xticklabels([str(k) for k in sorted(all_k)])
     ax.set_xlabel("k (samples)")
     ax.set_ylabel("pass@k (%)")
-    top = max(float(100 * df["pass@k"].max()) for df in runs.values())
+    top = max(float(100 * df.get("pass@k_hi", df["pass@k"]).max()) for df in runs.values())
     ax.set_ylim(0, min(100.0, max(10.0, 1.15 * top)))  # an all-zero run still shows a readable axis
     ax.grid(True, which="major", alpha=0.3)
     if title is None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from leanfd.eval.bootstrap import B_DEFAULT, bootstrap_ci
 from leanfd.eval.metrics import avg_at_n, entropy_summary, pass_at_k
 from leanfd.io import append_jsonl, atomic_write, read_jsonl, write_jsonl_atomic
 
@@ -49,14 +50,26 @@ def append_records(path: Path, records: Sequence[dict]) -> None:
     append_jsonl(path, records)
 
 
-def summarize(problems: dict[str, list[dict]], ks: Sequence[int], meta: dict) -> pd.DataFrame:
-    """One row per k: ``pass@k`` (mean over problems of the unbiased estimator), ``solved`` (problems
-    with at least one correct sample), ``avg@n``, entropy means, per-stage seconds (summed over the
-    records' shares, so resumed runs add up) and the run's ``meta`` (model, suite, split, n…)."""
-    if not problems:
-        raise ValueError("no complete problem in this run: nothing to summarize")
+def per_problem_pass_at_k(problems: dict[str, list[dict]], ks: Sequence[int]) -> tuple[list[str], np.ndarray]:
+    """The sorted problem names and ``values[problem, k]``, each problem's unbiased pass@k."""
     names = sorted(problems)
     ns = np.array([len(problems[p]) for p in names])
+    cs = np.array([sum(bool(r["verdict"]["ok"]) for r in problems[p]) for p in names])
+    return names, np.stack([pass_at_k(ns, cs, k) for k in ks], axis=1)
+
+
+def summarize(
+    problems: dict[str, list[dict]], ks: Sequence[int], meta: dict, b: int = B_DEFAULT, seed: int = 0
+) -> pd.DataFrame:
+    """One row per k: ``pass@k`` (mean over problems of the unbiased estimator), ``solved`` (problems
+    with at least one correct sample), ``avg@n``, entropy means, per-stage seconds (summed over the
+    records' shares, so resumed runs add up), the run's ``meta`` (model, suite, split, n…), and last
+    ``pass@k_lo``/``pass@k_hi``: a 95 % percentile bootstrap interval over problems (``b`` resamples,
+    seeded, so a summary is reproducible)."""
+    if not problems:
+        raise ValueError("no complete problem in this run: nothing to summarize")
+    names, values = per_problem_pass_at_k(problems, ks)
+    lo, hi = bootstrap_ci(values, b=b, seed=seed)
     cs = np.array([sum(bool(r["verdict"]["ok"]) for r in problems[p]) for p in names])
     correct = [[bool(r["verdict"]["ok"]) for r in problems[p]] for p in names]
     ent = entropy_summary([[r["entropies"] for r in problems[p]] for p in names])
@@ -68,11 +81,11 @@ def summarize(problems: dict[str, list[dict]], ks: Sequence[int], meta: dict) ->
     }
     statuses = pd.Series([r["verdict"]["status"] for r in all_records]).value_counts()
     rows = []
-    for k in ks:
+    for j, k in enumerate(ks):
         rows.append(
             {
                 "k": int(k),
-                "pass@k": float(np.mean(pass_at_k(ns, cs, k))),
+                "pass@k": float(values[:, j].mean()),
                 "solved": int((cs > 0).sum()),
                 "problems": len(names),
                 "avg@n": avg_at_n(correct),
@@ -84,6 +97,8 @@ def summarize(problems: dict[str, list[dict]], ks: Sequence[int], meta: dict) ->
                 **{f"status_{s}": int(c) for s, c in statuses.items()},
                 **stage,
                 **meta,
+                "pass@k_lo": float(lo[j]),
+                "pass@k_hi": float(hi[j]),
             }
         )
     return pd.DataFrame(rows)
@@ -93,6 +108,12 @@ def write_summary(run_dir: Path, df: pd.DataFrame) -> Path:
     path = Path(run_dir) / SUMMARY
     atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
     return path
+
+
+def read_run(run_dir: Path) -> tuple[int, dict[str, list[dict]]]:
+    """A finished run's ``n`` (from ``summary.csv``) and its complete problems' records."""
+    n = int(read_summary(run_dir)["n"].iloc[0])
+    return n, complete_problems(read_samples(run_dir), n)
 
 
 def read_summary(run_dir: Path) -> pd.DataFrame:
