@@ -13,11 +13,21 @@ Each trainer runs ``--steps`` measured steps after one warm-up step; the median 
 Printed: FD and GRPO seconds per step (total and update-only) with their ratio (target FD <= 1.6x
 GRPO: FD adds one no-grad teacher forward), and ours vs TRL's GRPOTrainer seconds per step with
 the ratio (target: not slower), plus completion tokens per second for each.
+
+The CPU experiment's settings instead of the flags above (its few-shot examples, new-token budget,
+batch, micro-batch, LoRA, feedback and teacher; rollouts stop at the closing fence as there):
+
+    python benchmarks/train_step.py --config experiments/cpu_smollm2/config.yaml [--naive]
+
+``--naive`` also runs both trainers with the old sampler (``TransformersSampler(naive=True)``) and
+prints old and new side by side: the trainers are the same, so the difference is the sampler's.
+The 1-minute load average before and after each run is printed next to its figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -30,31 +40,32 @@ def rule_reward(token_ids) -> float:
     return float(sum(token_ids) % 2 == 0)
 
 
-def ours(method: str, args, out: Path) -> dict[str, float]:
+def ours(method: str, args, out: Path, naive: bool = False) -> dict[str, float]:
     from leanfd.train.config import TrainConfig
     from leanfd.train.trainer import Trainer
 
-    cfg = TrainConfig(
+    run = dict(
         method=method,
-        out=str(out / method),
-        model=args.model,
-        suite="core",
+        out=str(out / f"{method}{'-naive' if naive else ''}"),
         steps=args.steps + 1,
-        problems_per_step=args.problems,
-        group_size=args.group,
-        max_new_tokens=args.max_new_tokens,
-        micro_batch_size=args.problems * args.group,
-        batch_size=args.problems * args.group,
-        feedback="binary",
-        fd_on_success=True,  # every attempt gets a teacher: the FD batch equals the GRPO batch
-        sibling_demo=False,
         evaluate=False,
         save_every=10_000,
         tensorboard=False,
         progress=False,
         seed=args.seed,
     )
+    if args.config:
+        cfg = TrainConfig.from_yaml(args.config, **run)
+    else:
+        cfg = plain_config(args, run)
+    load = os.getloadavg()[0]
     trainer = Trainer(cfg)
+    if naive:
+        from leanfd.models.sampling import TransformersSampler
+
+        trainer.sampler = TransformersSampler(
+            trainer.policy, batch_size=cfg.batch_size, progress=False, naive=True
+        )
     trainer._verify = lambda attempts: [Verdict(False, "failed") for _ in attempts]  # no Lean
     collect = trainer.rollouts
     sample = trainer.sampler.sample
@@ -71,19 +82,41 @@ def ours(method: str, args, out: Path) -> dict[str, float]:
         batch.stats["reward_mean"] = statistics.mean(r.reward for r in batch.rollouts)
         return batch
 
-    trainer.sampler.sample = sample_to_budget
+    if not args.config:
+        trainer.sampler.sample = sample_to_budget
 
     trainer.rollouts = rollouts
     trainer.save_checkpoint = lambda *a, **k: None  # not part of a step's cost
     hist = trainer.run()[1:]  # drop the warm-up step
+    rows = cfg.problems_per_step * cfg.group_size
     return {
         "step_s": statistics.median(h.metrics["step_s"] for h in hist),
         "update_s": statistics.median(h.metrics["update_s"] for h in hist),
         "sample_s": statistics.median(h.metrics["sample_s"] for h in hist),
-        "tokens": statistics.median(
-            h.metrics["completion_len_mean"] * args.problems * args.group for h in hist
-        ),
+        "tokens": statistics.median(h.metrics["completion_len_mean"] * rows for h in hist),
+        "load": (load, os.getloadavg()[0]),
+        "batch": f"{cfg.problems_per_step} problems x {cfg.group_size} samples, <= {cfg.max_new_tokens} new "
+        f"tokens, {cfg.few_shot} few-shot examples, micro-batch {cfg.micro_batch_size}, {cfg.model}"
+        + (f" + LoRA r={cfg.lora_r}" if cfg.lora else ""),
     }
+
+
+def plain_config(args, run: dict):
+    from leanfd.train.config import TrainConfig
+
+    return TrainConfig(
+        **run,
+        model=args.model,
+        suite="core",
+        problems_per_step=args.problems,
+        group_size=args.group,
+        max_new_tokens=args.max_new_tokens,
+        micro_batch_size=args.problems * args.group,
+        batch_size=args.problems * args.group,
+        feedback="binary",
+        fd_on_success=True,  # every attempt gets a teacher: the FD batch equals the GRPO batch
+        sibling_demo=False,
+    )
 
 
 def trl_grpo(args, out: Path) -> dict[str, float]:
@@ -175,26 +208,46 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-trl", action="store_true")
+    ap.add_argument(
+        "--config",
+        default=None,
+        help="a train config YAML (e.g. experiments/cpu_smollm2/config.yaml) in place of the batch flags; "
+        "implies --skip-trl",
+    )
+    ap.add_argument("--naive", action="store_true", help="also run both trainers with the old sampler")
     args = ap.parse_args()
+    if args.config:
+        args.skip_trl = True
+    runs = {}
     with tempfile.TemporaryDirectory() as d:
         out = Path(d)
-        fd = ours("fd", args, out)
-        grpo = ours("grpo", args, out)
+        for naive in (False, True) if args.naive else (False,):
+            tag = " (old sampler)" if naive else ""
+            runs[f"ours FD{tag}"] = ours("fd", args, out, naive)
+            runs[f"ours GRPO{tag}"] = ours("grpo", args, out, naive)
         trl = None if args.skip_trl else trl_grpo(args, out)
-    batch = f"{args.problems} problems x {args.group} samples, <= {args.max_new_tokens} new tokens, {args.model} + LoRA r=16"
-    print(f"batch: {batch}; median of {args.steps} steps after 1 warm-up")
-    print(f"{'':24}{'step s':>10}{'update s':>10}{'sample s':>10}{'tok/s':>10}")
-    for name, r in (("ours FD", fd), ("ours GRPO", grpo)):
+    fd, grpo = runs["ours FD"], runs["ours GRPO"]
+    print(f"batch: {fd['batch']}; median of {args.steps} steps after 1 warm-up")
+    print(f"{'':26}{'step s':>10}{'update s':>10}{'sample s':>10}{'tok/s':>10}{'load avg before/after':>24}")
+    for name, r in runs.items():
         print(
-            f"{name:24}{r['step_s']:10.2f}{r['update_s']:10.2f}{r['sample_s']:10.2f}{r['tokens'] / r['step_s']:10.1f}"
+            f"{name:26}{r['step_s']:10.2f}{r['update_s']:10.2f}{r['sample_s']:10.2f}{r['tokens'] / r['step_s']:10.1f}"
+            f"{r['load'][0]:>16.2f} / {r['load'][1]:.2f}"
         )
     if trl is not None:
         print(
-            f"{'TRL GRPOTrainer':24}{trl['step_s']:10.2f}{'':>10}{'':>10}{trl['tokens'] / trl['step_s']:10.1f}"
+            f"{'TRL GRPOTrainer':26}{trl['step_s']:10.2f}{'':>10}{'':>10}{trl['tokens'] / trl['step_s']:10.1f}"
         )
     print(
         f"FD / GRPO step time: {fd['step_s'] / grpo['step_s']:.2f}x (update only {fd['update_s'] / grpo['update_s']:.2f}x; target <= 1.6x)"
     )
+    if args.naive:
+        for m in ("FD", "GRPO"):
+            new, old = runs[f"ours {m}"], runs[f"ours {m} (old sampler)"]
+            print(
+                f"{m} step, new / old sampler: {new['step_s'] / old['step_s']:.2f}x "
+                f"(sampling {new['sample_s'] / old['sample_s']:.2f}x)"
+            )
     if trl is not None:
         print(
             f"ours GRPO / TRL GRPO step time: {grpo['step_s'] / trl['step_s']:.2f}x "
