@@ -116,6 +116,7 @@ def plain_config(args, run: dict):
         feedback="binary",
         fd_on_success=True,  # every attempt gets a teacher: the FD batch equals the GRPO batch
         sibling_demo=False,
+        teacher_prefix_cache=not args.no_teacher_prefix_cache,
     )
 
 
@@ -215,6 +216,11 @@ def main() -> None:
         "implies --skip-trl",
     )
     ap.add_argument("--naive", action="store_true", help="also run both trainers with the old sampler")
+    ap.add_argument(
+        "--no-teacher-prefix-cache",
+        action="store_true",
+        help="FD teacher: run every row's whole prompt instead of reusing the shared prefix's KV cache",
+    )
     args = ap.parse_args()
     if args.config:
         args.skip_trl = True

@@ -9,6 +9,7 @@ position t of the teacher's completion scores exactly the token the student samp
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -284,5 +285,57 @@ def completion_logits(model, packed: Packed) -> torch.Tensor:
         position_ids=packed.position_ids,
         logits_to_keep=t + 1,
         use_cache=False,
+    )
+    return out.logits[:, :-1, :].float()
+
+
+def shared_prefix_len(prompts: Sequence[Sequence[int]]) -> int:
+    """Tokens every prompt starts with, keeping at least one token of each prompt out of it (the
+    logits scoring a row's first completion token come from its last prompt token)."""
+    return max(0, min(len(os.path.commonprefix([list(p) for p in prompts])), min(map(len, prompts)) - 1))
+
+
+def completion_logits_reusing_prefix(
+    model,
+    prompts: Sequence[Sequence[int]],
+    completions: Sequence[Sequence[int]],
+    pad_id: int,
+    device,
+    min_prefix: int = 64,
+) -> torch.Tensor:
+    """``completion_logits(model, pack(prompts, completions, pad_id))`` for a forward without
+    gradient (the FD teacher), with the prompts' common token prefix run once: (B, T, V).
+
+    A step's teacher prompts share the system message, the few-shot examples and usually the
+    question; only the feedback block differs. The prefix's KV cache (batch 1) is copied into the
+    B rows, and each row's remainder (prompt suffix + completion) runs on top of it, laid out by
+    ``pack`` (suffix left-padded right after the prefix, so positions continue from it and pads are
+    masked). Below ``min_prefix`` shared tokens the second call would save too little: plain forward.
+    """
+    k = shared_prefix_len(prompts) if len(prompts) > 1 else 0
+    # Gradient checkpointing in training mode makes each layer drop the cache it is handed.
+    checkpointing = model.training and getattr(model, "is_activation_checkpointing", False)
+    if k < min_prefix or checkpointing:
+        return completion_logits(model, pack(prompts, completions, pad_id).to(device))
+    b = len(prompts)
+    prefix = torch.tensor([list(prompts[0][:k])], dtype=torch.long, device=device)
+    cache = model(
+        input_ids=prefix,
+        attention_mask=torch.ones_like(prefix),
+        position_ids=torch.arange(k, device=device)[None],
+        use_cache=True,
+        logits_to_keep=1,
+    ).past_key_values
+    cache.batch_repeat_interleave(b)
+    rest = pack([p[k:] for p in prompts], completions, pad_id).to(device)
+    t = rest.completion_ids.shape[1]
+    out = model(
+        input_ids=rest.input_ids,
+        # with a cache the mask covers the cached prefix too
+        attention_mask=torch.cat([rest.attention_mask.new_ones((b, k)), rest.attention_mask], dim=1),
+        position_ids=rest.position_ids + k,
+        past_key_values=cache,
+        use_cache=True,
+        logits_to_keep=t + 1,
     )
     return out.logits[:, :-1, :].float()

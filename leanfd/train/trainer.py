@@ -74,6 +74,7 @@ from leanfd.train.rollout import (
     RolloutBatch,
     collect_rollouts,
     completion_logits,
+    completion_logits_reusing_prefix,
     critic_feedback,
     pack,
 )
@@ -584,10 +585,15 @@ class Trainer:
         dev = self.acc.device
         pad = self.tokenizer.pad_token_id
         completions = [r.completion_ids for r in rs]
-        teacher_in = pack([r.teacher_prompt_ids for r in rs], completions, pad).to(dev)
+        teacher_prompts = [r.teacher_prompt_ids for r in rs]
         # teacher first: the EMA swap must precede the student graph
         with torch.no_grad(), teacher_weights(cfg.teacher, self.unwrapped, self.ema):
-            t_logits = completion_logits(self.unwrapped, teacher_in)
+            if cfg.teacher_prefix_cache:
+                t_logits = completion_logits_reusing_prefix(
+                    self.unwrapped, teacher_prompts, completions, pad, dev
+                )
+            else:
+                t_logits = completion_logits(self.unwrapped, pack(teacher_prompts, completions, pad).to(dev))
         student_in = pack([r.prompt_ids for r in rs], completions, pad).to(dev)
         s_logits = completion_logits(self.model, student_in)
         return L.fd_loss(
