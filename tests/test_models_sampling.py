@@ -347,3 +347,58 @@ def test_top_p_draws_only_from_the_nucleus(tiny, temperature):
             for t, tok_id in enumerate(s.token_ids):
                 before = probs[t][probs[t] > probs[t, tok_id]].sum()  # mass of likelier tokens
                 assert before < top_p + 1e-4
+
+
+# ------------------------------------------------------------------------------------ llama.cpp
+
+
+@pytest.fixture(scope="module")
+def llamacpp():
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is an optional extra (leanfd[llamacpp])")
+    from leanfd.models.policy import alias_gguf_path, smollm2_tokenizer
+    from leanfd.models.sampling import LlamaCppSampler
+
+    return LlamaCppSampler(
+        alias_gguf_path("smollm2-135m"), tokenizer=smollm2_tokenizer(), n_ctx=512, progress=False
+    )
+
+
+@pytest.mark.model
+def test_llamacpp_sampler_stats_are_its_own_forward_and_seeded_per_sample(llamacpp):
+    import llama_cpp
+
+    tok = llamacpp.tokenizer
+    prompts = [
+        tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
+        for q in ("What is 2 + 2?", "Name a prime number.")
+    ]
+    kw = dict(n=2, temperature=0.8, top_p=0.95, max_new_tokens=12, seed=3)
+    out = llamacpp.sample(prompts, **kw)
+    assert llamacpp.stats.new_tokens == sum(len(s.token_ids) for ss in out for s in ss)
+    # Seeded per sample: the second prompt alone, under its key, draws the same tokens.
+    alone = llamacpp.sample(prompts[1:], keys=[1], **kw)
+    assert ids_of(alone)[0] == ids_of(out)[1]
+    # Log-probs and entropies are those of llama.cpp's own (quantised) forward over prompt + sample,
+    # evaluated as the sampler evaluates (the prompt in fixed chunks, then one token at a time).
+    ids = tok(prompts[0], add_special_tokens=False)["input_ids"]
+    s = out[0][0]
+    llm = llamacpp.llm
+    llm.n_tokens = 0
+    logits = llamacpp._prefill(ids)
+    whole = llama_cpp.Llama(model_path=llm.model_path, n_ctx=512, logits_all=True, verbose=False)
+    whole.eval(ids + s.token_ids)
+    for t, tok_id in enumerate(s.token_ids):
+        lp, ent = tempered_token_stats(logits, torch.tensor(tok_id), 0.8)
+        assert float(lp) == pytest.approx(s.logprobs[t], abs=1e-5)
+        assert float(ent) == pytest.approx(s.entropies[t], abs=1e-5)
+        # One batch over the whole sequence is the same model, up to llama.cpp's batch-shape rounding.
+        lp_whole, _ = tempered_token_stats(
+            torch.from_numpy(whole.scores[len(ids) - 1 + t]), torch.tensor(tok_id), 0.8
+        )
+        assert float(lp_whole) == pytest.approx(s.logprobs[t], abs=0.3)
+        llm.eval([tok_id])
+        logits = llamacpp._logits()
+    # Stop strings end a sample after the completing token, as in the transformers sampler.
+    stop = next(c for c in (tok.decode([t]) for t in s.token_ids[1:]) if c.strip())
+    cut = llamacpp.sample(prompts[:1], stop=[stop], **kw)[0][0]
+    assert cut.stopped and stop in cut.text and cut.token_ids == s.token_ids[: len(cut.token_ids)]

@@ -668,6 +668,149 @@ def _stop_index(tok, ids: list[int], stop: Sequence[str]) -> int | None:
     return lo
 
 
+class LlamaCppSampler:
+    """Sampling a GGUF file with llama.cpp (``pip install 'leanfd[llamacpp]'``, a source build of
+    ``llama-cpp-python``): for evaluation only, where its quantised CPU kernels beat the
+    transformers sampler at batch 1 (``benchmarks/llamacpp_speed.py``).
+
+    Two limits to know:
+
+    - Its log-probabilities and entropies are exact for *its own* forward pass, over the quantised
+      weights of the GGUF file, evaluated as it evaluates them (llama.cpp's numbers also move with
+      the batch shape: ~0.05 nats between one batch and token by token on SmolLM2 Q4_1): not the
+      float weights a trainer's forward pass uses, so they are not a trainer's ``π_old``.
+    - It samples a GGUF file only: a LoRA checkpoint has to be merged and converted first.
+
+    Otherwise it is the transformers sampler's twin: the same tokenisation (``tokenizer``, default:
+    the one transformers reads from the GGUF), the same draw from ``softmax(logits / T)`` restricted
+    to the top-p nucleus, with one generator per sample seeded by ``(seed, key, index)``, the same
+    full-vocabulary statistics, stop strings and end-of-sequence handling. Samples run one at a time
+    over llama.cpp's KV cache: a prompt is prefilled once for its ``n`` samples, and the next prompt
+    reuses the (64-token chunks of) prefix it shares with it, evaluated the same way whatever came
+    before, so a prompt's samples do not depend on the other prompts of the call.
+    """
+
+    def __init__(self, gguf, *, tokenizer=None, n_ctx: int = 4096, threads: int | None = None, progress=True):
+        try:
+            import llama_cpp
+        except ImportError as e:
+            raise ImportError(
+                "LlamaCppSampler needs llama-cpp-python: pip install 'leanfd[llamacpp]' (builds llama.cpp)"
+            ) from e
+        from pathlib import Path
+
+        path = Path(gguf)
+        if not path.is_file():
+            raise FileNotFoundError(f"GGUF file {path} does not exist; pass the .gguf file to sample")
+        if tokenizer is None:
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        threads = threads or os.cpu_count()
+        self.llm = llama_cpp.Llama(
+            model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False
+        )
+        self.tokenizer = tokenizer
+        self.eos = {int(self.llm.token_eos())} | (
+            {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+        )
+        self.progress = progress
+        self.stats = SamplerStats()
+
+    #: Prompts are evaluated in chunks of this many tokens at fixed positions, and only whole chunks
+    #: are reused from the previous prompt: llama.cpp's results for a token depend on the size of the
+    #: batch it is evaluated in, so a prompt's cache, and so its samples, must not depend on what
+    #: was evaluated before it.
+    CHUNK = 64
+
+    def _logits(self):
+        import llama_cpp
+        import torch
+
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(self.llm.ctx), shape=(self.llm.n_vocab(),))
+        return torch.from_numpy(logits.copy())
+
+    def _prefill(self, ids: list[int]):
+        """Put ``ids`` in the context (reusing the whole chunks it shares with what is there); the
+        last token's logits. The last token is evaluated alone, as every decode step is."""
+        llm = self.llm
+        held = llm.input_ids[: llm.n_tokens].tolist()
+        keep = min(len(os.path.commonprefix([held, ids])), len(ids) - 1) // self.CHUNK * self.CHUNK
+        llm.n_tokens = keep  # eval() drops the cache past n_tokens before it decodes
+        for start in range(keep, len(ids) - 1, self.CHUNK):
+            llm.eval(ids[start : min(start + self.CHUNK, len(ids) - 1)])
+        llm.eval(ids[-1:])
+        self.stats.prefill_tokens += len(ids) - keep
+        return self._logits()
+
+    def sample(
+        self,
+        prompts: Sequence[str] | None = None,
+        n: int = 1,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 256,
+        seed: int = 0,
+        stop: Sequence[str] = (),
+        *,
+        prompt_ids: Sequence[Sequence[int]] | None = None,
+        keys: Sequence[int] | None = None,
+    ) -> list[list[Sample]]:
+        import torch
+        from tqdm.auto import tqdm
+
+        ids = _prompt_ids(self.tokenizer, prompts, prompt_ids)
+        _check_args(ids, n, temperature, top_p, max_new_tokens, keys)
+        keys = list(range(len(ids))) if keys is None else [int(k) for k in keys]
+        too_long = [i for i, x in enumerate(ids) if not x or len(x) + max_new_tokens > self.llm.n_ctx()]
+        if too_long:
+            raise ValueError(
+                f"prompt {too_long[0]} ({len(ids[too_long[0]])} tokens) plus max_new_tokens={max_new_tokens} "
+                f"does not fit the context of {self.llm.n_ctx()} tokens (or is empty); raise n_ctx"
+            )
+        self.stats = SamplerStats(sequences=len(ids) * n)
+        stop_check = _StopCheck(self.tokenizer, stop)
+        t0 = time.perf_counter()
+        results: list[list[Sample]] = []
+        bar = tqdm(total=len(ids) * n, desc="sampling", unit="sample", disable=not self.progress, leave=False)
+        for i, prompt in enumerate(ids):
+            first = self._prefill(prompt)
+            samples = []
+            for j in range(n):
+                self.llm.n_tokens = len(prompt)  # back to the prompt's end: its cache is kept
+                gen = (
+                    None if temperature == 0 else torch.Generator().manual_seed(sample_seed(seed, keys[i], j))
+                )
+                out, lps, ents, logits = [], [], [], first
+                text_ids, stopped = None, False
+                while text_ids is None:
+                    token, lp, ent = _draw(logits[None], [gen], temperature, top_p)
+                    out.append(int(token[0]))
+                    lps.append(float(lp[0]))
+                    ents.append(float(ent[0]))
+                    if out[-1] in self.eos:
+                        text_ids, stopped = out[:-1], True
+                    elif stop_check(out):
+                        text_ids, stopped = out, True
+                    elif len(out) >= max_new_tokens:
+                        text_ids = out
+                    else:
+                        self.llm.eval(out[-1:])
+                        logits = self._logits()
+                        self.stats.decode_steps += 1
+                        self.stats.decode_rows += 1
+                samples.append(
+                    Sample(self.tokenizer.decode(text_ids, skip_special_tokens=True), out, lps, ents, stopped)
+                )
+                self.stats.new_tokens += len(out)
+                bar.update(1)
+            results.append(samples)
+        bar.close()
+        self.stats.seconds = time.perf_counter() - t0
+        self.stats.per_batch.append(self.stats.seconds)
+        return results
+
+
 def topk_tempered_stats(
     topk_logprobs: Sequence[float], sampled_logprob: float, vocab_size: int, temperature: float
 ) -> tuple[float, float]:
