@@ -83,23 +83,20 @@ def sampler_only(args) -> None:
         f"batch_size={args.batch_size}, {max(1, args.batch_size // args.n)} problems per call, "
         f"{os.cpu_count()} CPUs, torch threads {__import__('torch').get_num_threads()}"
     )
-    runs = {
-        "new": sample_like_eval(
-            TransformersSampler(policy, batch_size=args.batch_size, progress=False), prompts, args
-        )
-    }
-    if args.naive:
-        old = TransformersSampler(policy, batch_size=args.batch_size, progress=False, naive=True)
-        runs["old (--naive)"] = sample_like_eval(old, prompts, args)
     print(
         f"{'sampler':16}{'tokens':>8}{'seconds':>9}{'tok/s':>8}{'prefill tok':>12}{'steps':>7}"
-        f"{'rows/step':>10}{'load avg before/after':>23}"
+        f"{'rows/step':>10}{'load avg before/after':>23}",
+        flush=True,
     )
-    for name, r in runs.items():
+    runs = {}
+    for name, naive in (("new", False), ("old (--naive)", True)) if args.naive else (("new", False),):
+        sampler = TransformersSampler(policy, batch_size=args.batch_size, progress=False, naive=naive)
+        r = runs[name] = sample_like_eval(sampler, prompts, args)
         print(
             f"{name:16}{r['new_tokens']:>8}{r['seconds']:>9.1f}{r['new_tokens'] / r['seconds']:>8.1f}"
             f"{r['prefill_tokens']:>12}{r['decode_steps']:>7}{r['decode_rows'] / max(1, r['decode_steps']):>10.1f}"
-            f"{r['load_before']:>15.2f} / {r['load_after']:.2f}"
+            f"{r['load_before']:>15.2f} / {r['load_after']:.2f}",
+            flush=True,
         )
     if args.naive:
         new, old = runs["new"], runs["old (--naive)"]

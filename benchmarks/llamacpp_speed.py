@@ -12,8 +12,10 @@ at most 256 new tokens, ``n`` samples per prompt. Between calls it keeps the KV 
 longest prefix shared with the previous prompt (llama-cpp-python's prompt reuse), so a prompt's
 ``n`` samples and the shared few-shot prefix are prefilled about once, as in our sampler. It
 reports no per-token entropy (ours computes log-probs and entropies over the full vocabulary).
-``--ours`` also times :class:`leanfd.models.sampling.TransformersSampler` on the same prompts in
-the same process and prints the ratio (target: ours >= 0.8x llama.cpp). The 1-minute load
+``--ours`` also times, on the same prompts in the same process,
+:class:`leanfd.models.sampling.TransformersSampler` (fp32 weights; prints its ratio to llama.cpp,
+target >= 0.8x) and :class:`leanfd.models.sampling.LlamaCppSampler` (llama.cpp's forward with our
+sampling: per-sample generators and full-vocabulary log-probs and entropies). The 1-minute load
 average before and after each run is printed next to its figure.
 """
 
@@ -96,24 +98,36 @@ def main() -> None:
         f"T=1, top-p 0.95, stop at the closing fence; {gguf.name}, llama-cpp-python {llama_cpp.__version__}, "
         f"{os.cpu_count()} CPUs"
     )
-    runs = {"llama.cpp (Q4_1)": llamacpp_run(gguf, prompt_ids, args)}
+    print(f"{'sampler':26}{'tokens':>8}{'seconds':>9}{'tok/s':>8}{'load avg before/after':>24}", flush=True)
+    runs = {}
+
+    def report(name, r):
+        runs[name] = r
+        print(
+            f"{name:26}{r['new_tokens']:>8}{r['seconds']:>9.1f}{r['new_tokens'] / r['seconds']:>8.1f}"
+            f"{r['load_before']:>16.2f} / {r['load_after']:.2f}",
+            flush=True,
+        )
+
+    report("llama.cpp (Q4_1)", llamacpp_run(gguf, prompt_ids, args))
     if args.ours:
         from leanfd.models.policy import load_policy
-        from leanfd.models.sampling import TransformersSampler
+        from leanfd.models.sampling import LlamaCppSampler, TransformersSampler
 
+        sampler = LlamaCppSampler(
+            gguf, tokenizer=tok, n_ctx=max(map(len, prompt_ids)) + args.max_new_tokens + 8
+        )
+        report("LlamaCppSampler (Q4_1)", sample_like_eval(sampler, prompts, args))
+        del sampler
         policy = load_policy("smollm2-135m")
         sampler = TransformersSampler(policy, batch_size=args.batch_size, progress=False)
-        runs["ours (fp32)"] = sample_like_eval(sampler, prompts, args)
-    print(f"{'sampler':20}{'tokens':>8}{'seconds':>9}{'tok/s':>8}{'load avg before/after':>24}")
-    for name, r in runs.items():
-        print(
-            f"{name:20}{r['new_tokens']:>8}{r['seconds']:>9.1f}{r['new_tokens'] / r['seconds']:>8.1f}"
-            f"{r['load_before']:>16.2f} / {r['load_after']:.2f}"
-        )
+        report("ours (fp32)", sample_like_eval(sampler, prompts, args))
     if args.ours:
-        ours, ref = runs["ours (fp32)"], runs["llama.cpp (Q4_1)"]
-        ratio = (ours["new_tokens"] / ours["seconds"]) / (ref["new_tokens"] / ref["seconds"])
-        print(f"ours / llama.cpp: {ratio:.2f}x tokens/s (target >= 0.8x)")
+        ref = runs["llama.cpp (Q4_1)"]
+        for name in ("ours (fp32)", "LlamaCppSampler (Q4_1)"):
+            r = runs[name]
+            ratio = (r["new_tokens"] / r["seconds"]) / (ref["new_tokens"] / ref["seconds"])
+            print(f"{name} / llama.cpp: {ratio:.2f}x tokens/s (target for ours >= 0.8x)")
 
 
 if __name__ == "__main__":
