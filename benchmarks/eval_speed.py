@@ -11,13 +11,15 @@ verifier start (warm Lean sessions), sampling, proof extraction, verification; "
 
 Sampler only, at ``make demo``'s settings (no Lean):
 
-    python benchmarks/eval_speed.py --sampler-only [--naive]
+    python benchmarks/eval_speed.py --sampler-only [--naive] [--no-shared-prefix]
 
 samples the first 12 core test problems x 4 with 3 few-shot examples, at most 256 new tokens,
 T = 1, top-p 0.95, stopping at the closing fence, prompts built by ``build_prompt`` and sampler calls
 made as ``leanfd eval`` makes them (``batch_size // n`` problems per call, seeded by the call's first
 problem). It prints the new sampler's tokens/s and, with ``--naive``, the old one's beside it
-(``TransformersSampler(naive=True)``: ``model.generate`` over prompt x sample rows). The 1-minute
+(``TransformersSampler(naive=True)``: ``model.generate`` over prompt x sample rows);
+``--no-shared-prefix`` adds the new sampler with each prompt prefilled whole, to see what sharing
+the few-shot prefix saves. The 1-minute
 load average before and after each run is printed next to its figure: a loaded machine slows both.
 """
 
@@ -89,8 +91,13 @@ def sampler_only(args) -> None:
         flush=True,
     )
     runs = {}
-    for name, naive in (("new", False), ("old (--naive)", True)) if args.naive else (("new", False),):
-        sampler = TransformersSampler(policy, batch_size=args.batch_size, progress=False, naive=naive)
+    variants = [("new", {})]
+    if args.no_shared_prefix:  # every prompt prefilled whole (once for its n samples)
+        variants.append(("new, no shared", {"min_shared_prefix": 10**9}))
+    if args.naive:
+        variants.append(("old (--naive)", {"naive": True}))
+    for name, kw in variants:
+        sampler = TransformersSampler(policy, batch_size=args.batch_size, progress=False, **kw)
         r = runs[name] = sample_like_eval(sampler, prompts, args)
         print(
             f"{name:16}{r['new_tokens']:>8}{r['seconds']:>9.1f}{r['new_tokens'] / r['seconds']:>8.1f}"
@@ -120,6 +127,11 @@ def main() -> None:
     )
     ap.add_argument("--few-shot", type=int, default=DEMO["few_shot"], help="with --sampler-only")
     ap.add_argument("--naive", action="store_true", help="with --sampler-only: also time the old sampler")
+    ap.add_argument(
+        "--no-shared-prefix",
+        action="store_true",
+        help="with --sampler-only: also time the new sampler without sharing the prompts' common prefix",
+    )
     args = ap.parse_args()
     if args.sampler_only:
         args.problems = args.problems or DEMO["problems"]
