@@ -120,6 +120,9 @@ def verify(
     timeout: Annotated[float, typer.Option(help="Wall-clock seconds per attempt.")] = 30.0,
     heartbeats: Annotated[int, typer.Option(help="Lean maxHeartbeats per attempt.")] = 200_000,
     workers: Annotated[int | None, typer.Option(help="Lean sessions in parallel (default: cores).")] = None,
+    policy: Annotated[
+        str, typer.Option(help="What proved means: strict, or published (native_decide, own heartbeats).")
+    ] = "strict",
     no_daemon: Annotated[
         bool, typer.Option("--no-daemon", help="Start Lean in this process, not in the warm daemon.")
     ] = False,
@@ -146,7 +149,9 @@ def verify(
     except (InputError, ValueError) as e:
         _fail(str(e))
     options = {"backend": backend, "workers": workers, "timeout_s": timeout, "heartbeats": heartbeats}
-    _verify_and_write([r for _, r in rows], attempts, out, options | {"no_daemon": no_daemon})
+    _verify_and_write(
+        [r for _, r in rows], attempts, out, options | {"no_daemon": no_daemon, "policy": policy}
+    )
 
 
 @app.command("verify-files")
@@ -164,6 +169,9 @@ def verify_files(
     timeout: Annotated[float, typer.Option(help="Wall-clock seconds per file.")] = 30.0,
     heartbeats: Annotated[int, typer.Option(help="Lean maxHeartbeats per command.")] = 200_000,
     workers: Annotated[int | None, typer.Option(help="Lean sessions in parallel (default: cores).")] = None,
+    policy: Annotated[
+        str, typer.Option(help="What proved means: strict, or published (native_decide, own heartbeats).")
+    ] = "strict",
     no_daemon: Annotated[
         bool, typer.Option("--no-daemon", help="Start Lean in this process, not in the warm daemon.")
     ] = False,
@@ -194,7 +202,9 @@ def verify_files(
     except UnicodeDecodeError as e:
         _fail(f"{directory}: a file is not UTF-8 text ({e})")
     options = {"backend": backend, "workers": workers, "timeout_s": timeout, "heartbeats": heartbeats}
-    _verify_and_write([{"id": f.stem} for f in paths], attempts, out, options | {"no_daemon": no_daemon})
+    _verify_and_write(
+        [{"id": f.stem} for f in paths], attempts, out, options | {"no_daemon": no_daemon, "policy": policy}
+    )
 
 
 @app.command()
@@ -206,13 +216,13 @@ def check(
     ] = False,
 ) -> None:
     """Print a whole Lean file's diagnostics (your own file: no guard); exit 1 if it has errors."""
-    from leanfd.lean import daemon
+    from leanfd.lean import backends, daemon
     from leanfd.lean.check import check_file, leading_imports
 
     if not file.is_file():
         _fail(f"{file}: no such file")
     try:
-        if daemon.disabled(no_daemon) or backend == "http":
+        if daemon.disabled(no_daemon) or not backends.get(backend).local:
             msgs = check_file(file, backend=backend)
         else:
             text = file.read_text(encoding="utf-8")
@@ -410,8 +420,10 @@ def mcp(
         from leanfd.env.mcp_server import serve_mcp
     except ImportError as e:
         _fail(f"{e}. The MCP server needs the mcp extra: pip install 'leanfd[mcp]'")
-    if backend not in ("embedded", "native"):
-        _fail(f"unknown backend {backend!r}; use embedded or native")
+    from leanfd.lean import backends
+
+    if backend not in backends.local_names():
+        _fail(f"unknown backend {backend!r}; use {' or '.join(backends.local_names())}")
     serve_mcp(backend=backend, workers=workers, timeout_s=timeout_s, heartbeats=heartbeats, http_port=http)
 
 

@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from leanfd.lean import backends
 from leanfd.lean.verify import Verifier, split_header
 
 # Constants no one searches for: auxiliary recursors and constructions, matchers, private names.
@@ -152,7 +153,7 @@ class Library:
         out = [d["signature"], f"kind: {d['kind']}" + (f"; module: {d['module']}" if d.get("module") else "")]
         if d.get("doc"):
             out.append("docstring:\n" + d["doc"].strip())
-        elif self.verifier.backend == "embedded":
+        elif not backends.get(self.verifier.backend).full_library:
             out.append("docstring: none available (the embedded Lean ships its library without docstrings)")
         else:
             out.append("docstring: none")

@@ -7,8 +7,9 @@ import re
 import subprocess
 from pathlib import Path
 
+from leanfd.lean import backends
 from leanfd.lean.types import LeanMessage
-from leanfd.lean.verify import Verifier, resolve_backend
+from leanfd.lean.verify import Verifier
 
 _IMPORT = re.compile(r"^\s*import\s+(.+?)\s*$")
 
@@ -16,26 +17,13 @@ _IMPORT = re.compile(r"^\s*import\s+(.+?)\s*$")
 def check_file(path: Path, backend: str = "auto", timeout_s: float = 600.0) -> list[LeanMessage]:
     """Run Lean on ``path`` and return its messages (positions as in the file)."""
     path = Path(path).resolve()
-    backend = resolve_backend(backend)
-    if backend == "http":
-        raise ValueError("leanfd check runs Lean locally: use --backend embedded or native")
-    if backend == "embedded":
-        from leanfd.lean.toolchain import install_embedded
-
-        tc = install_embedded()
-        cmd, env = tc.command("--json", str(path)), tc.env(path.parent)
-    else:
-        import os
-
-        from leanfd.lean.native import find_lake, project_dir
-
-        # `lake env` puts lean_project/'s packages (Mathlib) on LEAN_PATH.
-        cmd, env = [find_lake(), "env", "lean", "--json", str(path)], dict(os.environ)
-        proc = subprocess.run(
-            cmd, env=env, cwd=project_dir(), capture_output=True, text=True, timeout=timeout_s
+    b = backends.get(backend)
+    if b.check_command is None:
+        raise ValueError(
+            f"leanfd check runs Lean locally: use --backend {' or '.join(backends.local_names())}"
         )
-        return _parse(proc, path)
-    proc = subprocess.run(cmd, env=env, cwd=path.parent, capture_output=True, text=True, timeout=timeout_s)
+    cmd, env, cwd = b.check_command(path)
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
     return _parse(proc, path)
 
 

@@ -134,6 +134,7 @@ class DaemonClient:
         heartbeats: int | None = None,
         goals: bool = False,
         progress: bool = False,
+        policy: str | None = None,
     ) -> list[Verdict]:
         from leanfd.lean.http import attempt_to_dict
 
@@ -143,7 +144,8 @@ class DaemonClient:
         for s in range(0, len(attempts), chunk):
             part = list(attempts[s : s + chunk])
             payload = {"attempts": [attempt_to_dict(a) for a in part], "goals": goals}
-            payload |= {k: v for k, v in (("timeout_s", timeout_s), ("heartbeats", heartbeats)) if v}
+            options = (("timeout_s", timeout_s), ("heartbeats", heartbeats), ("policy", policy))
+            payload |= {k: v for k, v in options if v}
             budget = 60.0 + len(part) * (per + 5.0) / max(1, self.workers)
             out += [Verdict.from_dict(d) for d in self._post("/verify", payload, budget)["verdicts"]]
         return out
@@ -373,8 +375,9 @@ def verifier_for(
 ):
     """What ``verify``/``critique`` verify with: the daemon (started if needed) unless it is turned
     off or the backend is ``http``; otherwise the process's own shared verifier."""
-    from leanfd.lean.verify import resolve_backend, shared_verifier
+    from leanfd.lean import backends
+    from leanfd.lean.verify import shared_verifier
 
-    if disabled(no_daemon) or resolve_backend(backend) == "http":
+    if disabled(no_daemon) or not backends.get(backend).local:
         return shared_verifier(backend, workers)
     return ensure(backend, workers, imports, echo=echo, **options)

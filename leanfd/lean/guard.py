@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from leanfd.syntax import Token, blank_comments_and_strings, identifiers, name_parts, tokenize
 
@@ -37,6 +38,56 @@ MAX_FILE_CHARS = 100_000
 #: overflows the embedded Lean's stack at the default 512 (measured), and a crash costs one attempt
 #: and a session restart. So the cap sits high, where it lowers no value a proof plausibly needs.
 MAX_REC_DEPTH = 100_000
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A named preset of what "proved" means. The rules are the guard's and the judge's; a preset
+    only says which of them it relaxes, so every preset reads the same rule table."""
+
+    name: str
+    summary: str
+    #: Words of the rule table a proof or file may use under this preset.
+    trusted_words: frozenset[str] = frozenset()
+    #: Axioms a proved verdict may depend on besides the standard ones (named in its reason).
+    trusted_axioms: frozenset[str] = frozenset()
+    #: Honour the attempt's and the header's ``set_option maxHeartbeats N`` (``0`` too) instead of
+    #: capping them at the verifier's limit; the wall-clock limit still bounds every attempt.
+    own_heartbeats: bool = False
+
+
+POLICIES: dict[str, Policy] = {
+    p.name: p
+    for p in (
+        Policy(
+            "strict",
+            "no compiled code trusted; heartbeats capped at the verifier's limit",
+        ),
+        Policy(
+            "published",
+            "as released prover numbers count: native_decide accepted (it trusts the compiler, "
+            "Lean.ofReduceBool) and the file's or header's maxHeartbeats (0 too) honoured under the "
+            "wall-clock limit",
+            trusted_words=frozenset({"native_decide"}),
+            trusted_axioms=frozenset({"Lean.ofReduceBool", "Lean.trustCompiler"}),
+            own_heartbeats=True,
+        ),
+    )
+}
+
+
+def policy(name: str) -> Policy:
+    """The preset called ``name``; a ``ValueError`` names the presets there are."""
+    if name not in POLICIES:
+        raise ValueError(f"unknown verify policy {name!r}; use one of {', '.join(POLICIES)}")
+    return POLICIES[name]
+
+
+def option_limit(heartbeats: int, preset: str) -> int:
+    """The heartbeat limit an attempt's own options are held to: the verifier's, or none (0)
+    under a preset that honours them."""
+    return 0 if policy(preset).own_heartbeats else heartbeats
+
 
 # word -> why it is refused. Keys are matched as whole identifiers (a dotted name such as
 # `Nat.decide` does not match `decide`, nor does `mydef` match `def`).
@@ -211,32 +262,33 @@ def cap_options(text: str, heartbeats: int) -> str:
     return out
 
 
-def _screen_words(code: str, words: dict[str, str], what: str) -> str | None:
+def _screen_words(code: str, words: dict[str, str], what: str, trusted: frozenset[str]) -> str | None:
     if m := _HASH_COMMAND.search(code):
         return f"`{m.group()}` is a command; {what} may not contain commands"
     if _ATTRIBUTE.search(code):
         return f"`@[...]` attributes are not allowed in {what}"
     for name in identifiers(code):
         parts = name_parts(name)
-        if parts[0] in words:
+        if parts[0] in words and parts[0] not in trusted:
             return f"`{parts[0]}` is not allowed in {what} ({words[parts[0]]})"
         for part in parts[1:]:
-            if part in _FORBIDDEN_ANYWHERE:
+            if part in _FORBIDDEN_ANYWHERE and part not in trusted:
                 return f"`{name}` is not allowed in {what} ({_FORBIDDEN_WORDS[part]})"
     return None
 
 
-def screen(proof: str, heartbeats: int = 200_000) -> str | None:
+def screen(proof: str, heartbeats: int = 200_000, preset: str = "strict") -> str | None:
     """Return why ``proof`` is refused, or ``None`` if it may be sent to Lean. ``heartbeats`` is
-    the verifier's limit (``set_option maxHeartbeats 0 in`` is refused under one)."""
+    the verifier's limit (``set_option maxHeartbeats 0 in`` is refused under one, unless the
+    ``preset`` honours the attempt's own)."""
     if len(proof) > MAX_PROOF_CHARS:
         return f"proof is {len(proof)} characters; the limit is {MAX_PROOF_CHARS}"
     if _CONTROL.search(proof):
         return "proof contains control characters"
-    if reason := _screen_options(proof, heartbeats):
+    if reason := _screen_options(proof, option_limit(heartbeats, preset)):
         return reason
     code = _without_options(blank_comments_and_strings(proof), proof)
-    if reason := _screen_words(code, _FORBIDDEN_WORDS, "a proof"):
+    if reason := _screen_words(code, _FORBIDDEN_WORDS, "a proof", policy(preset).trusted_words):
         return reason
     for m in _OPEN.finditer(code):
         rest = code[m.end() :].split("\n", 1)[0]
@@ -307,7 +359,9 @@ def normalise_file(text: str) -> str:
     return text.replace("\r\n", "\n")
 
 
-def screen_file(text: str, imports: tuple[str, ...] | list[str], heartbeats: int = 200_000) -> str | None:
+def screen_file(
+    text: str, imports: tuple[str, ...] | list[str], heartbeats: int = 200_000, preset: str = "strict"
+) -> str | None:
     """Return why the whole-file attempt ``text`` is refused, or ``None``. ``imports`` are the
     modules the problem's header imports; the file may import only those (and ``Init``): its
     theorem is elaborated in the session that imported the header, so another module would need
@@ -332,14 +386,14 @@ def screen_file(text: str, imports: tuple[str, ...] | list[str], heartbeats: int
                 f"the file imports {mod}, which the problem's header does not "
                 f"(it imports {', '.join(sorted(allowed))}); a file may import only those"
             )
-    if reason := _screen_options(text, heartbeats):
+    if reason := _screen_options(text, option_limit(heartbeats, preset)):
         return reason
     code = blank_comments_and_strings(text)
     for a, b in spans:
         code = code[:a] + " " * (b - a) + code[b:]
     if next(identifiers(code), None) == "in":  # it would continue the verifier's own last command
         return "the file starts with `in`"
-    return _screen_words(_without_options(code, text), _FILE_WORDS, "a file")
+    return _screen_words(_without_options(code, text), _FILE_WORDS, "a file", policy(preset).trusted_words)
 
 
 def file_command_refusal(shape: str) -> str | None:

@@ -2,13 +2,13 @@
 keep input order. It lives next to the verifier (``Verifier("http")`` uses it); ``leanfd/serve/``
 holds only the FastAPI app, which imports this module for the wire format.
 
-The batch is cut into chunks that go into one shared queue; one thread per replica takes the next
-chunk, posts it, and stores the verdicts at the chunk's place. Chunks start out round-robin and a
-faster replica simply takes more of them. A replica that fails to answer (connection refused,
-timeout, 5xx) is retried with back-off; after ``retries`` failures in a row it is dropped for the
-rest of the call and its chunk goes back into the queue for the others. Only when every replica is
-down does the call fail, naming each URL and its last error. A 4xx answer (a malformed attempt, a
-bad option) fails at once: another replica would say the same.
+The batch is cut into chunks, each a task of a ``ThreadPoolExecutor`` with one worker per replica;
+a task borrows an idle replica, posts its chunk and returns the verdicts, which are collected in
+submission order, so the input order is kept and a faster replica simply serves more chunks. A
+replica that fails to answer (connection refused, timeout, 5xx) is retried with back-off; after
+``retries`` failures in a row it is dropped for the rest of the call and the chunk goes to the
+others. Only when every replica is down does the call fail, naming each URL and its last error. A
+4xx answer (a malformed attempt, a bad option) fails at once: another replica would say the same.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, fields
 from urllib.parse import urlsplit, urlunsplit
 
@@ -92,11 +93,12 @@ def verify_batch_http(
     retries: int = 3,
     request_timeout_s: float | None = None,
     progress: bool = False,
+    policy: str | None = None,
 ) -> list[Verdict]:
     """Verify ``attempts`` on the replicas at ``urls`` (see :func:`resolve_urls`); verdicts come
     back in input order.
 
-    ``timeout_s``/``heartbeats`` default to each replica's own settings (``leanfd serve
+    ``timeout_s``/``heartbeats``/``policy`` default to each replica's own settings (``leanfd serve
     --timeout-s/--heartbeats``); ``goals=True`` also returns the goals around each tactic.
     ``request_timeout_s`` bounds one HTTP request (default: generous for ``chunk_size`` attempts at
     ``timeout_s`` each, plus a replica's warm-up). ``chunk_size`` trades load balance (small) for
@@ -106,97 +108,121 @@ def verify_batch_http(
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     attempts = list(attempts)
-    results: list[Verdict | None] = [None] * len(attempts)
     if not attempts:
         return []
     per_attempt = timeout_s if timeout_s is not None else 30.0
     read_timeout = request_timeout_s or (120.0 + chunk_size * (per_attempt + 5.0))
-    options = {k: v for k, v in (("timeout_s", timeout_s), ("heartbeats", heartbeats)) if v is not None}
+    options = {
+        k: v
+        for k, v in (("timeout_s", timeout_s), ("heartbeats", heartbeats), ("policy", policy))
+        if v is not None
+    }
     if goals:
         options["goals"] = True
-
-    todo: queue.Queue[tuple[int, int]] = queue.Queue()
-    for start in range(0, len(attempts), chunk_size):
-        todo.put((start, min(start + chunk_size, len(attempts))))
-    n_chunks = todo.qsize()
-    done = threading.Semaphore(0)
-    lock = threading.Lock()
-    state = {"alive": len(urls), "fatal": None}
-    last_error: dict[str, str] = {}
-
+    chunks = [attempts[i : i + chunk_size] for i in range(0, len(attempts), chunk_size)]
+    replicas = _Replicas(urls, retries, httpx.Timeout(connect=10.0, read=read_timeout, write=60.0, pool=10.0))
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(attempts), desc=f"verify on {len(urls)} replica(s)", unit="attempt")
-
-    def worker(url: str) -> None:
-        failures = 0
-        timeout = httpx.Timeout(connect=10.0, read=read_timeout, write=60.0, pool=10.0)
-        with httpx.Client(base_url=url, timeout=timeout) as client:
-            while state["fatal"] is None:
-                try:
-                    start, end = todo.get(timeout=0.2)
-                except queue.Empty:
-                    with lock:
-                        if all(r is not None for r in results):
-                            return
-                    continue
-                payload = {"attempts": [attempt_to_dict(a) for a in attempts[start:end]], **options}
-                try:
-                    r = client.post("/verify", json=payload)
-                    if 400 <= r.status_code < 500:
-                        with lock:
-                            state["fatal"] = f"{url} refused the batch ({r.status_code}): {_detail(r)}"
-                        todo.put((start, end))
-                        done.release()
-                        return
-                    r.raise_for_status()
-                    verdicts = [Verdict.from_dict(d) for d in r.json()["verdicts"]]
-                    if len(verdicts) != end - start:
-                        raise ValueError(f"{len(verdicts)} verdicts for {end - start} attempts")
-                except (httpx.HTTPError, ValueError, KeyError) as e:
-                    todo.put((start, end))  # someone (maybe this replica, after back-off) retries it
-                    failures += 1
-                    last_error[url] = f"{type(e).__name__}: {e}"
-                    if failures >= retries:
-                        with lock:
-                            state["alive"] -= 1
-                            if state["alive"] == 0:
-                                done.release()  # wake the caller: nobody is left to do the work
-                        return
-                    time.sleep(min(0.5 * 2 ** (failures - 1), 8.0))
-                    continue
-                failures = 0
-                with lock:
-                    results[start:end] = verdicts
+    results: list[Verdict] = []
+    # One worker per replica: each chunk borrows an idle replica, so at most one request per replica
+    # is in flight and a faster replica simply serves more chunks.
+    with ThreadPoolExecutor(len(urls), thread_name_prefix="verify-http") as ex:
+        futures = [ex.submit(replicas.post, {"attempts": [attempt_to_dict(a) for a in c], **options}, len(c))
+                   for c in chunks]  # fmt: skip
+        try:
+            for f in futures:  # in submission order: the verdicts keep the input order
+                verdicts = f.result()
+                results += verdicts
                 if bar is not None:
-                    bar.update(end - start)
-                done.release()
+                    bar.update(len(verdicts))
+        except VerifyServiceError as e:
+            replicas.stop = True
+            for f in futures:
+                f.cancel()
+            if replicas.fatal is not None:
+                raise
+            reasons = "; ".join(f"{u}: {replicas.last_error.get(u, 'no answer')}" for u in urls)
+            raise VerifyServiceError(
+                f"every verify replica failed ({len(urls)} tried, {retries} tries each) with "
+                f"{len(attempts) - len(results)} of {len(attempts)} attempts unverified. Check that "
+                f"`leanfd serve` runs at each URL and that its /health says ready. Last errors: {reasons}"
+            ) from e
+        finally:
+            if bar is not None:
+                bar.close()
+            replicas.close()
+    return results
 
-    threads = [threading.Thread(target=worker, args=(u,), daemon=True, name=f"verify-{u}") for u in urls]
-    for t in threads:
-        t.start()
-    try:
-        for _ in range(n_chunks):
-            done.acquire()
-            if state["fatal"] is not None or state["alive"] == 0:
-                break
-    finally:
-        if bar is not None:
-            bar.close()
-    if state["fatal"] is not None:
-        raise VerifyServiceError(state["fatal"])
-    if any(r is None for r in results):
-        reasons = "; ".join(f"{u}: {last_error.get(u, 'no answer')}" for u in urls)
-        raise VerifyServiceError(
-            f"every verify replica failed ({len(urls)} tried, {retries} tries each) with "
-            f"{sum(r is None for r in results)} of {len(attempts)} attempts unverified. Check that "
-            f"`leanfd serve` runs at each URL and that its /health says ready. Last errors: {reasons}"
-        )
-    for t in threads:
-        t.join(timeout=1.0)
-    return results  # type: ignore[return-value]
+
+class _Replicas:
+    """The replicas of one call: which are idle, how often each failed in a row, which are dropped.
+
+    A replica that fails to answer (connection refused, timeout, 5xx) is retried with back-off;
+    after ``retries`` failures in a row it is dropped for the rest of the call and its chunk goes to
+    the others. A 4xx answer (a malformed attempt, a bad option) fails the call at once: another
+    replica would say the same.
+    """
+
+    def __init__(self, urls: list[str], retries: int, timeout: httpx.Timeout) -> None:
+        self.clients = {u: httpx.Client(base_url=u, timeout=timeout) for u in urls}
+        self.idle: queue.Queue[str] = queue.Queue()
+        for u in urls:
+            self.idle.put(u)
+        self.retries = retries
+        self.failures = dict.fromkeys(urls, 0)
+        self.alive = len(urls)
+        self.last_error: dict[str, str] = {}
+        self.fatal: str | None = None
+        self.stop = False
+        self.lock = threading.Lock()
+
+    def post(self, payload: dict, n: int) -> list[Verdict]:
+        while True:
+            url = self._take()
+            try:
+                r = self.clients[url].post("/verify", json=payload)
+                if 400 <= r.status_code < 500:
+                    self.fatal = f"{url} refused the batch ({r.status_code}): {_detail(r)}"
+                    self.idle.put(url)
+                    raise VerifyServiceError(self.fatal)
+                r.raise_for_status()
+                verdicts = [Verdict.from_dict(d) for d in r.json()["verdicts"]]
+                if len(verdicts) != n:
+                    raise ValueError(f"{len(verdicts)} verdicts for {n} attempts")
+            except (httpx.HTTPError, ValueError, KeyError) as e:
+                self._failed(url, f"{type(e).__name__}: {e}")
+                continue
+            self.failures[url] = 0
+            self.idle.put(url)
+            return verdicts
+
+    def _take(self) -> str:
+        while True:
+            if self.fatal is not None:
+                raise VerifyServiceError(self.fatal)
+            if self.stop or self.alive == 0:
+                raise VerifyServiceError("no verify replica left")
+            try:
+                return self.idle.get(timeout=0.2)
+            except queue.Empty:
+                continue
+
+    def _failed(self, url: str, error: str) -> None:
+        self.last_error[url] = error
+        self.failures[url] += 1
+        if self.failures[url] >= self.retries:
+            with self.lock:
+                self.alive -= 1  # dropped: never put back in the idle queue
+            return
+        time.sleep(min(0.5 * 2 ** (self.failures[url] - 1), 8.0))
+        self.idle.put(url)
+
+    def close(self) -> None:
+        for c in self.clients.values():
+            c.close()
 
 
 def _detail(r: httpx.Response) -> str:

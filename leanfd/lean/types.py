@@ -52,6 +52,9 @@ class Verdict:
     #: Only when asked for (``Verifier.goals``): the goals before/after each tactic,
     #: ``{line, col, end_line, end_col, tactic, before, after}`` with proof-relative positions.
     goals: list[dict] = field(default_factory=list)
+    #: The verify policy that judged it (``strict``, ``published``; see
+    #: :data:`leanfd.lean.guard.POLICIES`): what "proved" meant for this verdict.
+    policy: str = "strict"
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -71,6 +74,7 @@ class Verdict:
             "time_s": round(self.time_s, 4),
             "axioms": list(self.axioms),
             "reason": self.reason,
+            "policy": self.policy,
             **({"goals": self.goals} if self.goals else {}),
         }
 
@@ -84,4 +88,5 @@ class Verdict:
             axioms=list(d.get("axioms", [])),
             reason=d.get("reason", ""),
             goals=list(d.get("goals", [])),
+            policy=d.get("policy", "strict"),  # verdicts stored before policies were strict
         )

@@ -20,20 +20,24 @@ import os
 import re
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from leanfd.data.problem import Attempt, Problem
+from leanfd.lean import backends
 from leanfd.lean.guard import (
     cap_options,
     file_command_refusal,
     file_imports,
     normalise_file,
+    option_limit,
     screen,
     screen_file,
 )
-from leanfd.lean.session import EmbeddedSession, LeanSession, RawResult, SessionCrashed
+from leanfd.lean.guard import policy as get_policy
+from leanfd.lean.session import LeanSession, RawResult, SessionCrashed
 from leanfd.lean.types import LeanMessage, Verdict
 
 #: Axioms that make a proof untrustworthy (the session program flags these).
@@ -46,6 +50,7 @@ _THEOREM = re.compile(
 )
 _NAME = re.compile(r"\s+(?P<name>[^\s:({\[⦃]+)")
 _IMPORT = re.compile(r"^\s*import\s+(.+?)\s*$")
+_HEADER_HEARTBEATS = re.compile(r"^\s*set_option\s+maxHeartbeats\s+([0-9][0-9_]*)\s*$", re.M)
 _HEARTBEAT_MARKERS = ("(deterministic) timeout", "maximum number of heartbeats", "maximum recursion depth")
 _SORRY_MARKERS = ("declaration uses 'sorry'", "declaration uses `sorry`")
 
@@ -109,20 +114,32 @@ def _statement(p: Problem) -> tuple[str, str, str]:
     return name, statement, m.group("kw")
 
 
-def wrap(attempt: Attempt, heartbeats: int) -> Wrapped:
+def _header_heartbeats(header_rest: str, heartbeats: int, preset: str) -> int:
+    """The limit the wrapper sets: the verifier's, or under a preset that honours the problem's own
+    options, the last ``set_option maxHeartbeats N`` of the header (which the wrapper's line would
+    otherwise override)."""
+    found = _HEADER_HEARTBEATS.findall(header_rest)
+    if found and get_policy(preset).own_heartbeats:
+        return int(found[-1].replace("_", ""))
+    return heartbeats
+
+
+def wrap(attempt: Attempt, heartbeats: int, preset: str = "strict") -> Wrapped:
     """Build the Lean source for ``attempt``; raise :class:`VerifyInputError` on a bad statement."""
     if attempt.file is not None:
-        return wrap_file(attempt, heartbeats)
+        return wrap_file(attempt, heartbeats, preset)
     p = attempt.problem
     name, statement, _ = _statement(p)
     imports, header_rest = split_header(p.header)
+    cap = option_limit(heartbeats, preset)
+    heartbeats = _header_heartbeats(header_rest, heartbeats, preset)
     prefix = (header_rest + "\n\n") if header_rest else ""
     prefix += f"set_option maxHeartbeats {int(heartbeats)} in\n"
     # The proof starts on a line of its own, so its columns are Lean's columns and any message
     # about the statement (e.g. `declaration uses sorry` on the name) lands on a line <= 0.
     head = prefix + statement + "\n"
     return Wrapped(
-        source=head + cap_options(attempt.proof or "", heartbeats) + "\n",
+        source=head + cap_options(attempt.proof or "", cap) + "\n",
         theorem=name,
         imports=imports,
         theorem_line=prefix.count("\n"),
@@ -130,7 +147,7 @@ def wrap(attempt: Attempt, heartbeats: int) -> Wrapped:
     )
 
 
-def wrap_file(attempt: Attempt, heartbeats: int) -> Wrapped:
+def wrap_file(attempt: Attempt, heartbeats: int, preset: str = "strict") -> Wrapped:
     """Build the Lean source for a whole-file attempt and the reference that states its theorem.
 
     The file follows the header's non-import lines and a ``set_option maxHeartbeats H`` (so the
@@ -146,7 +163,8 @@ def wrap_file(attempt: Attempt, heartbeats: int) -> Wrapped:
             f"is an example"
         )
     imports, header_rest = split_header(p.header)
-    text = cap_options(normalise_file(attempt.file or ""), heartbeats)
+    text = cap_options(normalise_file(attempt.file or ""), option_limit(heartbeats, preset))
+    heartbeats = _header_heartbeats(header_rest, heartbeats, preset)
     for a, b in file_imports(text)[1]:
         text = text[:a] + " " * (b - a) + text[b:]
     head = (header_rest + "\n\n") if header_rest else ""
@@ -178,8 +196,8 @@ def to_messages(w: Wrapped, raw: list[dict]) -> list[LeanMessage]:
     return out
 
 
-def judge(w: Wrapped, raw: RawResult) -> Verdict:
-    """Turn what the session reported into a verdict."""
+def judge(w: Wrapped, raw: RawResult, preset: str = "strict") -> Verdict:
+    """Turn what the session reported into a verdict under the named ``preset``."""
     if raw.timed_out:
         return Verdict(
             False, "timeout", [], raw.time_s, [], "wall-clock limit reached; the Lean process was restarted"
@@ -231,9 +249,13 @@ def judge(w: Wrapped, raw: RawResult) -> Verdict:
         return refuse("failed", f"Lean did not add the theorem {w.theorem!r}")
     if "sorryAx" in axioms or any(any(k in m.text for k in _SORRY_MARKERS) for m in msgs):
         return refuse("sorry", "the proof uses sorry")
-    bad = [a for a in axioms if a in FORBIDDEN_AXIOMS or a not in STANDARD_AXIOMS]
+    trusted = get_policy(preset).trusted_axioms
+    bad = [a for a in axioms if a not in trusted and (a in FORBIDDEN_AXIOMS or a not in STANDARD_AXIOMS)]
     if bad:
         return refuse("axiom", f"the proof depends on non-standard axioms: {', '.join(bad)}")
+    if used := [a for a in axioms if a in trusted]:
+        why = f"proved trusting the compiler ({', '.join(used)}), which the {preset} policy accepts"
+        return Verdict(True, "proved", msgs, raw.time_s, axioms, why)
     return Verdict(True, "proved", msgs, raw.time_s, axioms)
 
 
@@ -271,34 +293,37 @@ class Verifier:
         timeout_s: float = 30.0,
         heartbeats: int = 200_000,
         progress: bool = False,
+        policy: str = "strict",
     ) -> None:
         self.backend = resolve_backend(backend)
+        self._backend = backends.get(self.backend)
+        self._client: backends.RemoteClient | None = None
         self.workers = workers or default_workers()
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.timeout_s = timeout_s
         self.heartbeats = heartbeats
         self.progress = progress
+        #: The preset that says what "proved" means (:data:`leanfd.lean.guard.POLICIES`).
+        self.policy = get_policy(policy).name
         self._pools: dict[tuple[str, ...], list[LeanSession]] = {}
         self._lock = threading.Lock()
 
     @property
     def supports_mathlib(self) -> bool:
-        """Whether this verifier can check Mathlib problems: the native backend can, the embedded one
-        cannot, and an ``http`` verifier asks its replicas (each knows its own backend)."""
-        if self.backend == "http":
-            from leanfd.lean.http import replicas_support_mathlib
-
-            return replicas_support_mathlib()
-        return self.backend == "native"
+        """Whether this verifier can check Mathlib problems (the registry says, per backend; a
+        remote one asks its replicas)."""
+        return self._backend.supports_mathlib()
 
     def _new_session(self, imports: tuple[str, ...]) -> LeanSession:
-        if self.backend == "embedded":
-            check_embedded_imports(imports)
-            return EmbeddedSession(imports)
-        from leanfd.lean.native import NativeSession
+        if not self._backend.local:
+            raise VerifyInputError(f"the {self.backend} backend keeps no local Lean session")
+        return self._backend.start_session(imports)
 
-        return NativeSession(imports)
+    def _remote(self) -> backends.RemoteClient:
+        if self._client is None:
+            self._client = self._backend.start_client()
+        return self._client
 
     def _pool(self, imports: tuple[str, ...]) -> list[LeanSession]:
         if imports not in self._pools:
@@ -307,7 +332,7 @@ class Verifier:
 
     def warm_up(self, imports: tuple[str, ...] = ("Init",)) -> float:
         """Start all sessions for ``imports`` in parallel; returns wall seconds."""
-        if self.backend == "http":  # the replicas start and keep their own sessions
+        if not self._backend.local:  # the replicas start and keep their own sessions
             return 0.0
         t0 = time.perf_counter()
         pool = self._pool(imports)
@@ -323,28 +348,35 @@ class Verifier:
         heartbeats: int | None = None,
         goals: bool = False,
         progress: bool | None = None,
+        policy: str | None = None,
     ) -> list[Verdict]:
-        """Verify ``attempts``; see the module docstring for what ``proved`` means."""
+        """Verify ``attempts``; see the module docstring for what ``proved`` means under the default
+        ``strict`` policy (``policy`` names another preset for this call). Each verdict records
+        the preset that judged it."""
         timeout_s = self.timeout_s if timeout_s is None else timeout_s
         heartbeats = self.heartbeats if heartbeats is None else heartbeats
         progress = self.progress if progress is None else progress
-        if self.backend == "http":  # the replicas screen, wrap and judge with their own Verifier
-            from leanfd.lean.http import verify_batch_http
-
-            return verify_batch_http(
-                attempts, None, timeout_s=timeout_s, heartbeats=heartbeats, goals=goals, progress=progress
+        preset = self.policy if policy is None else get_policy(policy).name
+        if not self._backend.local:  # the replicas screen, wrap and judge with their own Verifier
+            return self._remote().verify(
+                attempts,
+                timeout_s=timeout_s,
+                heartbeats=heartbeats,
+                goals=goals,
+                progress=progress,
+                policy=preset,
             )
         verdicts: list[Verdict | None] = [None] * len(attempts)
         todo: dict[tuple[str, ...], list[tuple[int, Wrapped]]] = {}
         for i, a in enumerate(attempts):
             if a.file is not None:
-                reason = screen_file(a.file, split_header(a.problem.header)[0], heartbeats)
+                reason = screen_file(a.file, split_header(a.problem.header)[0], heartbeats, preset)
             else:
-                reason = screen(a.proof or "", heartbeats)
+                reason = screen(a.proof or "", heartbeats, preset)
             if reason:
-                verdicts[i] = Verdict(False, "forbidden", [], 0.0, [], reason)
+                verdicts[i] = Verdict(False, "forbidden", [], 0.0, [], reason, policy=preset)
                 continue
-            w = wrap(a, heartbeats)
+            w = wrap(a, heartbeats, preset)
             todo.setdefault(w.imports, []).append((i, w))
         bar = None
         if progress:
@@ -363,7 +395,7 @@ class Verifier:
                 queue_lock = threading.Lock()
                 with ThreadPoolExecutor(len(pool)) as ex:
                     jobs = [
-                        ex.submit(self._drain, s, queue, queue_lock, verdicts, timeout_s, goals, bar)
+                        ex.submit(self._drain, s, queue, queue_lock, verdicts, timeout_s, goals, bar, preset)
                         for s in pool
                     ]
                     for job in jobs:
@@ -372,7 +404,7 @@ class Verifier:
             bar.close()
         return [v for v in verdicts if v is not None]
 
-    def _drain(self, session, queue, queue_lock, verdicts, timeout_s, goals, bar) -> None:
+    def _drain(self, session, queue, queue_lock, verdicts, timeout_s, goals, bar, preset) -> None:
         """Worker loop: take the next attempt from ``queue`` until it is empty."""
         while True:
             with queue_lock:
@@ -380,21 +412,26 @@ class Verifier:
             if item is None:
                 return
             i, w = item
-            verdicts[i] = self._run_one(session, w, timeout_s, goals)
+            verdicts[i] = self._run_one(session, w, timeout_s, goals, preset)
             if bar is not None:
                 bar.update(1)
 
-    def _run_one(self, session: LeanSession, w: Wrapped, timeout_s: float, goals: bool) -> Verdict:
+    def _run_one(
+        self, session: LeanSession, w: Wrapped, timeout_s: float, goals: bool, preset: str = "strict"
+    ) -> Verdict:
         # A process can die for reasons outside the attempt (the OOM killer, a signal); one retry in
         # a fresh process tells those apart from an attempt that crashes Lean every time.
         for attempt_no in range(2):
             try:
                 raw = session.run(w.source, w.theorem, timeout_s, goals=goals, reference=w.reference)
             except SessionCrashed as e:
-                return Verdict(False, "crash", [], 0.0, [], f"the Lean session could not start: {e}")
+                return Verdict(
+                    False, "crash", [], 0.0, [], f"the Lean session could not start: {e}", policy=preset
+                )
             if not raw.crashed or attempt_no == 1:
                 break
-        v = judge(w, raw)
+        v = judge(w, raw, preset)
+        v.policy = preset
         v.goals = [_relative_goal(w, g) for g in raw.goals]
         return v
 
@@ -409,6 +446,9 @@ class Verifier:
             for s in pool:
                 s.close()
         self._pools.clear()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def __enter__(self) -> Verifier:
         return self
@@ -445,17 +485,9 @@ def check_embedded_imports(imports: tuple[str, ...]) -> None:
 
 
 def resolve_backend(backend: str) -> str:
-    """``auto`` picks native when a native toolchain and lean_project/ are set up, else embedded.
-    ``http`` sends every batch to the ``leanfd serve`` replicas listed in ``LEANFD_VERIFY_URLS``."""
-    if backend not in ("auto", "embedded", "native", "http"):
-        raise ValueError(f"unknown backend {backend!r}; use auto, embedded, native or http")
-    if backend != "auto":
-        return backend
-    try:
-        from leanfd.lean.native import native_available
-    except ImportError:
-        return "embedded"
-    return "native" if native_available() else "embedded"
+    """``auto`` picks native when a native toolchain and lean_project/ are set up, else embedded;
+    the backends are listed in :mod:`leanfd.lean.backends`."""
+    return backends.resolve(backend)
 
 
 _DEFAULT: dict[tuple[str, int], Verifier] = {}
@@ -485,23 +517,31 @@ def verify_batch(
     workers: int | None = None,
     heartbeats: int = 200_000,
     progress: bool = False,
-    executor: str = "local",
+    executor: str | None = None,
     urls: Sequence[str] | None = None,
 ) -> list[Verdict]:
     """Verify ``attempts`` and return one :class:`Verdict` each, in input order.
 
     Sessions stay warm between calls (one shared :class:`Verifier` per backend and worker count),
-    so only the first call pays the Lean start-up. ``executor="http"`` sends the batch to
-    ``leanfd serve`` replicas at ``urls`` instead.
+    so only the first call pays the Lean start-up. ``backend="http"`` sends the batch to the
+    ``leanfd serve`` replicas at ``urls`` (default: ``LEANFD_VERIFY_URLS``).
+
+    ``executor=`` is deprecated (one release): ``executor="http"`` is ``backend="http"``,
+    ``executor="local"`` the default.
     """
-    if executor == "http":
+    if executor is not None:
+        warnings.warn(
+            "verify_batch(executor=...) is deprecated and will be removed in the next release; pass "
+            "backend='http' (or use Verifier(backend=...)) instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if executor not in ("local", "http"):
+            raise ValueError(f"unknown executor {executor!r}; use local or http")
+        backend = "http" if executor == "http" else backend
+    if urls:
         from leanfd.lean.http import verify_batch_http
 
-        # urls=None: the client reads LEANFD_VERIFY_URLS (and expands dns+ names).
-        return verify_batch_http(
-            attempts, list(urls) if urls else None, timeout_s=timeout_s, heartbeats=heartbeats
-        )
-    if executor != "local":
-        raise ValueError(f"unknown executor {executor!r}; use local or http")
+        return verify_batch_http(attempts, list(urls), timeout_s=timeout_s, heartbeats=heartbeats)
     v = shared_verifier(backend, workers)
     return v.verify(attempts, timeout_s=timeout_s, heartbeats=heartbeats, progress=progress)

@@ -28,6 +28,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from leanfd.lean.guard import POLICIES
 from leanfd.lean.http import attempt_from_dict
 
 #: Largest batch one request may carry; a client splits bigger batches into chunks.
@@ -41,6 +42,7 @@ class VerifyRequest(BaseModel):
     )
     heartbeats: int | None = Field(None, gt=0, description="Lean maxHeartbeats (default: the replica's)")
     goals: bool = Field(False, description="also return the goals before/after each tactic")
+    policy: str | None = Field(None, description="verify policy preset, e.g. strict or published")
 
 
 class CheckRequest(BaseModel):
@@ -138,7 +140,14 @@ def create_app(
             attempts = [attempt_from_dict(a) for a in req.attempts]
         except (KeyError, TypeError, ValueError) as e:
             raise HTTPException(422, f"malformed attempt: {e!r}") from e
-        options = {"timeout_s": req.timeout_s, "heartbeats": req.heartbeats, "goals": req.goals}
+        if req.policy is not None and req.policy not in POLICIES:
+            raise HTTPException(422, f"unknown policy {req.policy!r}; use one of {', '.join(POLICIES)}")
+        options = {
+            "timeout_s": req.timeout_s,
+            "heartbeats": req.heartbeats,
+            "goals": req.goals,
+            "policy": req.policy,
+        }
         return {"verdicts": replica.verify(attempts, **options)}
 
     if allow_check:
