@@ -138,8 +138,8 @@ def check_samples(out, vocab: int) -> str:
 
 
 def sampler_parts(rep: Report, tok, dtype) -> None:
-    from leanfd.models.policy import tiny_random_policy
     from leanfd.models.sampling import TransformersSampler
+    from leanfd.models.testing import tiny_random_policy
 
     prompts = demo_prompts(tok)
     policy = tiny_random_policy(0, tokenizer=tok)
@@ -194,8 +194,8 @@ def vllm_part(rep: Report, tok) -> None:
             "skip vllm: not installed" if rep.device.type == "cuda" else "skip vllm: needs CUDA", flush=True
         )
         return
-    from leanfd.models.policy import tiny_random_policy
     from leanfd.models.sampling import VLLMSampler
+    from leanfd.models.testing import tiny_random_policy
 
     def go():
         with tempfile.TemporaryDirectory() as d:
@@ -219,7 +219,7 @@ def train_parts(rep: Report, tok, dtype) -> None:
     import statistics
 
     from leanfd.lean.types import Verdict
-    from leanfd.models.policy import tiny_random_policy
+    from leanfd.models.testing import tiny_random_policy
     from leanfd.train.config import TrainConfig
     from leanfd.train.trainer import Trainer
 

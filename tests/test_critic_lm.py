@@ -99,7 +99,7 @@ def test_fallbacks(verifier):
 @pytest.mark.slow
 def test_tiny_random_model_end_to_end(verifier):
     """A real (random) Llama through transformers: garbage in, but the critique is still sound."""
-    from leanfd.models.policy import tiny_random_policy
+    from leanfd.models.testing import tiny_random_policy
 
     pol = tiny_random_policy(seed=0)
     gen = TransformersGenerator(pol.model, pol.tokenizer, max_new_tokens=12)

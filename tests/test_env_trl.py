@@ -33,7 +33,8 @@ def test_grpo_trainer_step_through_the_adapter(verifier, tmp_path):
     from trl import GRPOConfig, GRPOTrainer
     from trl.chat_template_utils import qwen2_5_chat_template
 
-    from leanfd.models.policy import smollm2_tokenizer, tiny_random_policy
+    from leanfd.models.policy import smollm2_tokenizer
+    from leanfd.models.testing import tiny_random_policy
 
     tok = copy.deepcopy(smollm2_tokenizer())
     tok.chat_template = qwen2_5_chat_template

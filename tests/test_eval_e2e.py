@@ -19,8 +19,8 @@ from leanfd.cli import app
 from leanfd.data import load_suite
 from leanfd.eval.evaluate import EvalConfig, evaluate
 from leanfd.eval.results import read_samples
-from leanfd.models.policy import tiny_random_policy
 from leanfd.models.prompts import build_prompt
+from leanfd.models.testing import tiny_random_policy
 
 PROBLEMS = [
     {"name": "two_add_two", "statement": "theorem two_add_two : 2 + 2 = 4 :=", "split": "test"},

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from leanfd.models.policy import ModelLoadError, load_policy, tiny_random_policy
+from leanfd.models.policy import ModelLoadError, load_policy
 from leanfd.models.sampling import TransformersSampler
+from leanfd.models.testing import tiny_random_policy
 
 
 @pytest.fixture(scope="module")

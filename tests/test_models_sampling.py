@@ -9,13 +9,13 @@ import os
 import pytest
 import torch
 
-from leanfd.models.policy import tiny_random_policy
 from leanfd.models.sampling import (
     TransformersSampler,
     VLLMSampler,
     tempered_token_stats,
     topk_tempered_stats,
 )
+from leanfd.models.testing import tiny_random_policy
 
 PROMPTS = [
     "theorem t : 1 + 1 = 2 :=",

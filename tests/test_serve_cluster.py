@@ -128,7 +128,7 @@ def test_eval_and_train_run_on_the_http_backend(replicas, monkeypatch, tmp_path)
 
     from leanfd.data import BackendUnsupportedError
     from leanfd.eval.evaluate import EvalConfig, evaluate
-    from leanfd.models.policy import tiny_random_policy
+    from leanfd.models.testing import tiny_random_policy
     from leanfd.train.config import TrainConfig
     from leanfd.train.trainer import Trainer
 

@@ -79,7 +79,7 @@ def _cfg(tmp_path, suite, **kw) -> TrainConfig:
 
 
 def _tiny():
-    from leanfd.models.policy import tiny_random_policy
+    from leanfd.models.testing import tiny_random_policy
 
     return tiny_random_policy(0)
 

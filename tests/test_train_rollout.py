@@ -27,7 +27,7 @@ PROBLEM = Problem(
 
 @pytest.fixture(scope="module")
 def tiny():
-    from leanfd.models.policy import tiny_random_policy
+    from leanfd.models.testing import tiny_random_policy
 
     return tiny_random_policy(0)
 

@@ -23,7 +23,7 @@ from leanfd.train.rollout import (
 
 @pytest.fixture(scope="module")
 def tiny():
-    from leanfd.models.policy import tiny_random_policy
+    from leanfd.models.testing import tiny_random_policy
 
     policy = tiny_random_policy(0)
     policy.model.eval()
@@ -92,7 +92,7 @@ def test_short_shared_prefix_falls_back_to_the_plain_forward(tiny):
 
 
 def test_fd_loss_unchanged_by_prefix_reuse(tmp_path):
-    from leanfd.models.policy import tiny_random_policy
+    from leanfd.models.testing import tiny_random_policy
     from leanfd.train.config import TrainConfig
     from leanfd.train.trainer import Trainer
 
