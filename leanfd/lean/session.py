@@ -52,6 +52,7 @@ class RawResult:
     #: Whole-file attempts: ``{same, reference, target, error}``, whether the file's theorem states
     #: exactly the reference statement, both types as Lean prints them, and any reference error.
     statement: dict | None = None
+    lean_ms: float | None = None  # the request's time on the session program's own clock
     timed_out: bool = False
     crashed: bool = False
     crash_log: str = ""
@@ -223,8 +224,40 @@ class LeanSession:
                 res.theorem = bool(obj.get("theorem"))
                 res.axioms = list(obj.get("axioms", []))
                 res.goals = list(obj.get("goals", []))
+                res.lean_ms = obj.get("ms")
                 res.time_s = time.perf_counter() - t0
                 return res
+
+    def query(self, kind: str, payload: str, timeout_s: float) -> dict:
+        """A library query about the imported environment (``names`` or ``describe``, with
+        ``payload`` one name per line; see the session program). Returns the program's answer; for
+        ``names``, the written file's text as ``"text"``. Raises :class:`SessionCrashed` if the
+        process dies or does not answer within ``timeout_s`` (it is then stopped)."""
+        if not self.alive or self._next_id >= self.max_requests:
+            self.start()
+        assert self._workdir is not None
+        rid = self._next_id
+        self._next_id += 1
+        reqdir = self._workdir / "req"
+        (reqdir / f"{rid}.lean").write_text(payload, encoding="utf-8")
+        tmp = reqdir / f"{rid}.tmp"
+        tmp.write_text(f"#{kind}\n", encoding="utf-8")
+        tmp.rename(reqdir / f"{rid}.req")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            obj = self._next_obj(deadline)
+            if obj is None or obj is _EOF:
+                log = self._tail()
+                self.close()
+                raise SessionCrashed(
+                    f"the Lean session did not answer a {kind} query within {timeout_s:.0f} s", log
+                )
+            if obj.get("id") == rid and obj.get("done"):
+                if "out" in obj:
+                    out = reqdir / obj["out"]
+                    obj["text"] = out.read_text(encoding="utf-8")
+                    out.unlink()
+                return obj
 
     # -- plumbing
     @staticmethod
