@@ -108,6 +108,7 @@ def _verify_and_write(rows: list[dict], attempts: list, out: Path | None, verify
 
 
 @app.command()
+@_old_flags({"timeout": "timeout_s"})
 def verify(
     infile: Annotated[
         Path,
@@ -117,7 +118,7 @@ def verify(
     backend: Annotated[
         str, typer.Option(help="auto | embedded | native | http (LEANFD_VERIFY_URLS)")
     ] = "auto",
-    timeout: Annotated[float, typer.Option(help="Wall-clock seconds per attempt.")] = 30.0,
+    timeout_s: Annotated[float, typer.Option(help="Wall-clock seconds per attempt.")] = 30.0,
     heartbeats: Annotated[int, typer.Option(help="Lean maxHeartbeats per attempt.")] = 200_000,
     workers: Annotated[int | None, typer.Option(help="Lean sessions in parallel (default: cores).")] = None,
     policy: Annotated[
@@ -148,13 +149,14 @@ def verify(
             attempts.append(a)
     except (InputError, ValueError) as e:
         _fail(str(e))
-    options = {"backend": backend, "workers": workers, "timeout_s": timeout, "heartbeats": heartbeats}
+    options = {"backend": backend, "workers": workers, "timeout_s": timeout_s, "heartbeats": heartbeats}
     _verify_and_write(
         [r for _, r in rows], attempts, out, options | {"no_daemon": no_daemon, "policy": policy}
     )
 
 
 @app.command("verify-files")
+@_old_flags({"timeout": "timeout_s"})
 def verify_files(
     directory: Annotated[
         Path, typer.Argument(help="A directory of .lean files, one theorem each, named after its problem.")
@@ -166,7 +168,7 @@ def verify_files(
     backend: Annotated[
         str, typer.Option(help="auto | embedded | native | http (LEANFD_VERIFY_URLS)")
     ] = "auto",
-    timeout: Annotated[float, typer.Option(help="Wall-clock seconds per file.")] = 30.0,
+    timeout_s: Annotated[float, typer.Option(help="Wall-clock seconds per file.")] = 30.0,
     heartbeats: Annotated[int, typer.Option(help="Lean maxHeartbeats per command.")] = 200_000,
     workers: Annotated[int | None, typer.Option(help="Lean sessions in parallel (default: cores).")] = None,
     policy: Annotated[
@@ -201,7 +203,7 @@ def verify_files(
         attempts = [Attempt(problems[f.stem], file=f.read_text(encoding="utf-8")) for f in paths]
     except UnicodeDecodeError as e:
         _fail(f"{directory}: a file is not UTF-8 text ({e})")
-    options = {"backend": backend, "workers": workers, "timeout_s": timeout, "heartbeats": heartbeats}
+    options = {"backend": backend, "workers": workers, "timeout_s": timeout_s, "heartbeats": heartbeats}
     _verify_and_write(
         [{"id": f.stem} for f in paths], attempts, out, options | {"no_daemon": no_daemon, "policy": policy}
     )
