@@ -40,6 +40,7 @@ def test_plain_protocol_episode(verifier, smollm2):
     assert "<tool_call>" in obs.text and P.statement in obs.text and obs.remaining_tokens > 0
     turns = [
         "Maybe simp works.\n```lean\nby simp\n```<|im_end|>",
+        '<tool_call>{"name": "search", "arguments": {"query": "succ_le_of_lt", "limit": 2}}</tool_call>'
         '<tool_call>{"name": "goals", "arguments": {"code": "by\\n  sorry", "line": 2}}</tool_call><|im_end|>',
         '<tool_call>{"name": "goals", "arguments": {"code": "by sorry"}}</tool_call><|im_end|>',
         "The whole theorem:\n```lean\ntheorem lt (a b : Nat) (h : a < b) : a + 1 ≤ b := by\n  omega\n```<|im_end|>",
@@ -55,7 +56,8 @@ def test_plain_protocol_episode(verifier, smollm2):
     t0, t1, t2, t3 = ep.turns
     assert t0.verdicts[0]["status"] == "failed" and "Lean found 1 error" in t0.observation
     assert "Goal before the error" in t0.observation and "> 1 | by simp" in t0.observation
-    assert t1.observation.startswith("Result of goals:\nGoals before line 2:\na b : Nat")
+    assert t1.observation.startswith("Result of search:\n") and "Nat.succ_le_of_lt" in t1.observation
+    assert "Result of goals:\nGoals before line 2:\na b : Nat" in t1.observation
     assert "error: " in t2.observation and "line" in t2.observation  # a missing argument, answered
     assert t3.verdicts[0]["status"] == "proved" and not t3.appended
     _check_record(smollm2, env, policy)

@@ -58,6 +58,30 @@ def test_goals_at_a_line_of_a_partial_proof(verifier):
         tools.goals(ST, partial, 9, verifier=verifier)
 
 
+def test_search_and_read_in_the_core_environment(verifier):
+    found = tools.search("lt_irrefl", verifier=verifier)
+    assert "(substring match, " in found and "\nNat.lt_irrefl (n : Nat) : ¬n < n" in found
+    fuzzy = tools.search("lt_irefl", limit=3, verifier=verifier)  # a typo
+    assert "(fuzzy match" in fuzzy and "Nat.lt_irrefl" in fuzzy
+    assert "(words match" in tools.search("comm add Nat", verifier=verifier)
+    assert len(tools.library(verifier).index("")) > 30_000  # Init's searchable names
+    read = tools.read("Nat.add_comm", verifier=verifier)
+    assert read.startswith(
+        "Nat.add_comm (n m : Nat) : n + m = m + n\nkind: theorem; module: Init.Data.Nat.Basic"
+    )
+    assert "the embedded Lean ships its library without docstrings" in read
+    assert "kind: def" in tools.read("List.map", verifier=verifier)
+    assert "kind: axiom" in tools.read("propext", verifier=verifier)
+    unknown = tools.read("Nat.lt_irefl", verifier=verifier)
+    assert unknown.startswith("Unknown constant 'Nat.lt_irefl'") and "Nat.lt_irrefl" in unknown
+    with pytest.raises(ToolError, match="embedded Lean"):
+        tools.search("add_comm", header="import Mathlib", verifier=verifier)
+    with pytest.raises(ToolError, match="empty"):
+        tools.search("  ", verifier=verifier)
+    rg = kimina.rg_in_mathlib(r"^Nat\.lt_irrefl$", "Init/Prelude*", verifier=verifier)
+    assert rg == "Init/Prelude.lean: Nat.lt_irrefl (n : Nat) : ¬n < n"
+
+
 def test_verify_batch_keeps_order_and_reports_bad_rows(verifier):
     out = tools.verify(
         [

@@ -24,6 +24,11 @@ _AUX_LAST = frozenset(
 )
 _AUX_PART = re.compile(r"^(?:_|match_\d+$|proof_\d+$|eq_\d+$|.*_sunfold$|.*_unsafe_rec$|_?spec_\d+$)")
 _WORD_SPLIT = re.compile(r"[\s._]+|(?<=[a-z0-9])(?=[A-Z])")
+#: Core Lean's real axioms. The embedded build ships imported theorems and definitions without
+#: bodies, as axioms: Lean reports the Prop-typed ones as theorems, and the others are definitions.
+REAL_AXIOMS = frozenset(
+    "propext Classical.choice Quot.sound sorryAx Lean.ofReduceBool Lean.ofReduceNat Lean.trustCompiler".split()
+)
 MAX_SIGNATURE_CHARS = 400
 MAX_DESCRIBED = 5000  # cached signatures per verifier
 
@@ -125,6 +130,10 @@ class Library:
         todo = [n for n in dict.fromkeys(names) if (imports, n) not in self._described]
         if todo:
             for d in self.verifier.describe_constants(imports, todo):
+                if d["name"] in REAL_AXIOMS:
+                    d["kind"] = "axiom"
+                elif d.get("kind") == "axiom" and not backends.get(self.verifier.backend).full_library:
+                    d["kind"] = "def"  # an imported definition shipped without its body
                 self._described[(imports, d["name"])] = d
                 while len(self._described) > MAX_DESCRIBED:
                     self._described.popitem(last=False)

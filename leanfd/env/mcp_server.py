@@ -28,6 +28,9 @@ from leanfd.env import kimina, tools
 from leanfd.env.tools import MAX_BATCH, MAX_CODE_CHARS, MAX_SEARCH_HITS, MAX_SHORT_ARG_CHARS, ToolError
 from leanfd.lean.verify import Verifier, VerifyInputError
 
+#: Largest HTTP request body: big enough that an oversized argument (say a 10 MB query) reaches
+#: argument validation and gets an error naming the argument, not a bare HTTP 413.
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
 #: Seconds a call may wait beyond its Lean limit: a Lean process that must (re)start first (≈45 s
 #: on 2 cores for core Lean, more for ``import Lean``) is not the call's fault.
 START_ALLOWANCE_S = 600.0
@@ -75,7 +78,7 @@ lean_run_code, lean_write_file, lean_check_file and rg_in_mathlib mirror the Kim
 def build_server(verifier: Verifier, timeout_s: float = 60.0, *, warm: bool = True) -> MCPServer:
     """The MCP server over ``verifier``; each call's Lean work is bounded by ``timeout_s`` seconds.
     With ``warm``, the core-Lean sessions start in the background at once (calls wait for them)."""
-    server = MCPServer("leanfd", instructions=INSTRUCTIONS, version=leanfd.__version__)
+    server = MCPServer("leanfd", instructions=INSTRUCTIONS, version=leanfd.__version__, log_level="WARNING")
     ready = threading.Event()
     if warm:
 
@@ -183,4 +186,6 @@ def serve_mcp(
         if http_port is None:
             server.run("stdio")
         else:
-            server.run("streamable-http", host="127.0.0.1", port=http_port)
+            server.run(
+                "streamable-http", host="127.0.0.1", port=http_port, max_request_body_size=MAX_REQUEST_BYTES
+            )

@@ -21,6 +21,7 @@ from leanfd.critic.conditions import render_feedback
 from leanfd.data.problem import Attempt, Problem
 from leanfd.env.library import Library
 from leanfd.lean.guard import MAX_PROOF_CHARS
+from leanfd.lean.session import SessionCrashed
 from leanfd.lean.types import LeanMessage, Verdict
 from leanfd.lean.verify import Verifier, VerifyInputError, shared_verifier, wrap
 from leanfd.syntax import extract_proof, tokenize
@@ -393,7 +394,10 @@ def search(query: str, limit: int = 10, header: str = "", *, verifier: Verifier 
         raise ToolError("query is empty; give part of a declaration name, e.g. 'add_comm'")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_SEARCH_HITS:
         raise ToolError(f"limit must be an integer from 1 to {MAX_SEARCH_HITS}, got {limit!r}")
-    return cap(library(verifier).search(query, limit, header), MAX_FEEDBACK_CHARS)
+    try:
+        return cap(library(verifier).search(query, limit, header), MAX_FEEDBACK_CHARS)
+    except (SessionCrashed, VerifyInputError) as e:
+        raise ToolError(f"cannot search this environment: {e}") from None
 
 
 def read(name: str, header: str = "", *, verifier: Verifier | None = None) -> str:
@@ -402,4 +406,7 @@ def read(name: str, header: str = "", *, verifier: Verifier | None = None) -> st
     require_text("header", header, MAX_CODE_CHARS)
     if not name.strip():
         raise ToolError("name is empty; give a full declaration name, e.g. 'Nat.add_comm'")
-    return cap(library(verifier).read(name.strip(), header), MAX_FEEDBACK_CHARS)
+    try:
+        return cap(library(verifier).read(name.strip(), header), MAX_FEEDBACK_CHARS)
+    except (SessionCrashed, VerifyInputError) as e:
+        raise ToolError(f"cannot read {name!r} in this environment: {e}") from None

@@ -119,7 +119,7 @@ class LeanToolEnv:
         """
         try:
             result = search(query, 10, self._problem_or_fail().header, verifier=self._verifier)
-        except ToolError as e:
+        except (ToolError, VerifyInputError) as e:
             result = f"error: {e}"
         return self._log("search", {"query": query}, result)
 
@@ -134,6 +134,6 @@ class LeanToolEnv:
         """
         try:
             result = read(name, self._problem_or_fail().header, verifier=self._verifier)
-        except ToolError as e:
+        except (ToolError, VerifyInputError) as e:
             result = f"error: {e}"
         return self._log("read", {"name": name}, result)
