@@ -13,9 +13,7 @@ for a whole-file attempt line 3 `file`, with a third file `N.ref` (written befor
 reference source that states the theorem as the problem does. For each request it prints one JSON
 line per Lean message, `{"id":N,"msg":{…}}`, then `{"id":N,"done":true,…}` with each command's
 start line, end line and shape, whether the theorem exists as a theorem, its audited axioms, for a file
-whether its theorem states exactly the reference's statement, and how long it took (`ms`), and
-deletes the request files. A request whose line 1 starts with `#` is a library query (`#names`,
-`#describe`, for agents' search; see "Library queries" below).
+whether its theorem states exactly the reference's statement, and deletes the request files.
 
 It never reads stdin: emscripten's stdin on a pipe does not work in the embedded build (facts).
 Loops are written as plain recursion because some library loop helpers have no IR in the
@@ -161,14 +159,36 @@ partial def firstError (msgs : Array Message) (i : Nat) : IO String := do
     firstError msgs (i + 1)
   else return ""
 
-/-- Elaborate the reference source in a fresh state and compare its theorem `name` with the
-file's (in `fileEnv`); the JSON says whether they agree and shows both types. -/
-def checkStatement (env fileEnv : Environment) (name : Name) (refSrc : String) : IO Json := do
+/-- A reference already elaborated by this session. -/
+structure Reference where
+  src : String
+  env : Environment
+  err : String
+
+partial def findReference (xs : Array Reference) (src : String) (i : Nat := 0) : Option Reference :=
+  if h : i < xs.size then
+    if xs[i].src == src then some xs[i] else findReference xs src (i + 1)
+  else none
+
+/-- The reference source elaborated in a fresh command state of the imported environment, and its
+first error. Kept per session (up to 256, then started afresh): the reference is trusted text
+elaborated from the imports alone, so reusing it shares nothing between attempts, and eval and
+train send many attempts at each problem (elaborating it costs a third to a half of a small proof). -/
+def elabReference (cache : IO.Ref (Array Reference)) (env : Environment) (refSrc : String) :
+    IO (Environment × String) := do
+  if let some r := findReference (← cache.get) refSrc then return (r.env, r.err)
   let refCtx : Parser.InputContext :=
     { inputString := refSrc, fileName := "<reference>", fileMap := refSrc.toFileMap }
   let r ← IO.processCommands refCtx {} (Command.mkState env {} {})
-  let refEnv := r.commandState.env
   let err ← firstError (elems r.commandState.messages.unreported) 0
+  cache.modify fun xs => (if xs.size ≥ 256 then #[] else xs).push { src := refSrc, env := r.commandState.env, err }
+  return (r.commandState.env, err)
+
+/-- Compare the reference's theorem `name` with the file's (in `fileEnv`); the JSON says whether
+they agree and, when they do not, shows both types. -/
+def checkStatement (cache : IO.Ref (Array Reference)) (env fileEnv : Environment) (name : Name)
+    (refSrc : String) : IO Json := do
+  let (refEnv, err) ← elabReference cache env refSrc
   let result (same : Bool) (rs ts err : String) : Json :=
     Json.mkObj [("same", toJson same), ("reference", toJson rs), ("target", toJson ts), ("error", toJson err)]
   match refEnv.find? name with
@@ -179,13 +199,14 @@ def checkStatement (env fileEnv : Environment) (name : Name) (refSrc : String) :
     | some (.thmInfo thm) =>
       let same := err.isEmpty && ref.type == thm.type && sameNames ref.levelParams thm.levelParams &&
         sameLocal env refEnv fileEnv (constsOf ref.type #[]) 0
+      if same then return result true "" "" err
       let mut rs ← ppExprIn refEnv {} ref.type
       let mut ts ← ppExprIn fileEnv {} thm.type
-      if !same && rs == ts then  -- they differ where the default notation hides it
+      if rs == ts then  -- they differ where the default notation hides it
         let all := ({} : Options).setBool `pp.all true
         rs ← ppExprIn refEnv all ref.type
         ts ← ppExprIn fileEnv all thm.type
-      return result same rs ts err
+      return result false rs ts err
     | _ => return result false (← ppExprIn refEnv {} ref.type) "" err
 
 /-- Pretty-printed goals before and after each tactic, with the tactic's range (for the critic). -/
@@ -219,8 +240,8 @@ where
 
 /-- One request: `info` is `THEOREM_NAME\nGOALS_FLAG[\nfile]`, `src` the Lean source, `refSrc` the
 reference source of a whole-file attempt (else empty). -/
-def handle (env : Environment) (id : Nat) (info src refSrc : String) : IO Unit := do
-  let t0 ← IO.monoMsNow
+def handle (env : Environment) (cache : IO.Ref (Array Reference)) (id : Nat) (info src refSrc : String) :
+    IO Unit := do
   let (thm, wantGoals, isFile) := match info.splitOn "\n" with
     | t :: g :: f :: _ => (t.trimAscii.toString, g.trimAscii.toString == "1", f.trimAscii.toString == "file")
     | t :: g :: _ => (t.trimAscii.toString, g.trimAscii.toString == "1", false)
@@ -248,85 +269,20 @@ def handle (env : Environment) (id : Nat) (info src refSrc : String) : IO Unit :
     let trees := s.commandState.infoState.trees
     collectGoals.collectGoalsArr fm goals none (elems trees) 0
   let (starts, ends, shapes) := commandLines fm s.commands 0 #[] #[] #[]
-  let statement ← if isFile then checkStatement env env' name refSrc else pure Json.null
+  let statement ← if isFile then checkStatement cache env env' name refSrc else pure Json.null
   IO.println (Json.mkObj [("id", toJson id), ("done", toJson true),
     ("commands", Json.arr starts), ("ends", Json.arr ends), ("shapes", Json.arr shapes),
     ("theorem", toJson isThm),
     ("axioms", Json.arr (reportable all env' axioms 0 #[])),
     ("goals", Json.arr (← goals.get)),
-    ("statement", statement), ("ms", toJson ((← IO.monoMsNow) - t0))]).compress
-  (← IO.getStdout).flush
-
-/-! ## Library queries, for agents' `search` and `read`
-
-A request whose info line starts with `#` asks about the imported environment instead of
-elaborating: `#names` writes every imported constant's name to `N.out`, grouped under `#MODULE`
-lines (a hundred thousand names are too many for one JSON line), and answers
-`{"id":N,"done":true,"out":"N.out"}`; `#describe` answers with `"constants"`: for each name in
-`N.lean` (one per line) its kind, signature, module and docstring. Nothing is elaborated. -/
-
-/-- `#MODULE` then one constant name per line, for every imported module. -/
-partial def namesText (mods : Array Name) (data : Array ModuleData) (i : Nat) (acc : String) : String :=
-  if h : i < data.size then
-    let acc := acc ++ "#" ++ (mods[i]?.getD .anonymous).toString ++ "\n"
-    namesText mods data (i + 1) (addNames data[i].constNames 0 acc)
-  else acc
-where
-  addNames (xs : Array Name) (j : Nat) (acc : String) : String :=
-    if h : j < xs.size then addNames xs (j + 1) (acc ++ xs[j].toString ++ "\n") else acc
-
-def kindLabel : ConstantInfo → String
-  | .thmInfo _ => "theorem" | .defnInfo _ => "def" | .axiomInfo _ => "axiom"
-  | .opaqueInfo _ => "opaque" | .quotInfo _ => "quot" | .inductInfo _ => "inductive"
-  | .ctorInfo _ => "constructor" | .recInfo _ => "recursor"
-
-/-- One constant: name, kind, signature, module, docstring. The embedded build's imported theorems
-arrive without proofs, as axioms, so a Prop-typed axiom is reported as a theorem. -/
-def describeConst (env : Environment) (n : Name) : IO Json := do
-  match env.find? n with
-  | none => return Json.mkObj [("name", toJson n.toString), ("kind", toJson "unknown")]
-  | some ci =>
-    try
-      let ctx : Core.Context := { fileName := "<leanfd>", fileMap := default }
-      let ((sig, prop), _, _) ← (do
-          let sig ← PrettyPrinter.ppSignature n
-          let prop ← Meta.isProp ci.type
-          return (sig, prop) : MetaM (FormatWithInfos × Bool)).toIO ctx { env }
-      let kind := match ci with
-        | .axiomInfo _ => if prop then "theorem" else "axiom"
-        | _ => kindLabel ci
-      let modName := match env.getModuleIdxFor? n with
-        | some idx => (env.header.moduleNames[idx.toNat]?.getD .anonymous).toString
-        | none => ""
-      let doc ← findDocString? env n
-      return Json.mkObj [("name", toJson n.toString), ("kind", toJson kind),
-        ("signature", toJson (toString sig.fmt)), ("module", toJson modName), ("doc", toJson (doc.getD ""))]
-    catch e =>
-      return Json.mkObj [("name", toJson n.toString), ("kind", toJson "error"), ("error", toJson e.toString)]
-
-partial def describeAll (env : Environment) (ns : List String) (acc : Array Json) : IO (Array Json) := do
-  match ns with
-  | [] => return acc
-  | n :: rest =>
-    let n := n.trimAscii.toString
-    if n.isEmpty then describeAll env rest acc
-    else describeAll env rest (acc.push (← describeConst env n.toName))
-
-def handleQuery (env : Environment) (dir : System.FilePath) (id : Nat) (info src : String) : IO Unit := do
-  let t0 ← IO.monoMsNow
-  let answer ← if info.trimAscii.toString == "#names" then do
-      IO.FS.writeFile (dir / s!"{id}.out") (namesText env.header.moduleNames env.header.moduleData 0 "")
-      pure ("out", toJson s!"{id}.out")
-    else
-      pure ("constants", Json.arr (← describeAll env (src.splitOn "\n") #[]))
-  IO.println (Json.mkObj [("id", toJson id), ("done", toJson true), answer,
-    ("ms", toJson ((← IO.monoMsNow) - t0))]).compress
+    ("statement", statement)]).compress
   (← IO.getStdout).flush
 
 /-- Requests arrive as `N.lean` (source) then `N.req` (metadata, written last, by rename).
 Polls with a back-off: 1 ms after a request, doubling while idle up to 64 ms, so a busy
 session answers at once and an idle one costs almost no CPU. -/
-partial def loop (env : Environment) (dir : System.FilePath) (id : Nat) (wait : UInt32 := 1) : IO Unit := do
+partial def loop (env : Environment) (cache : IO.Ref (Array Reference)) (dir : System.FilePath) (id : Nat)
+    (wait : UInt32 := 1) : IO Unit := do
   let req := dir / s!"{id}.req"
   if ← req.pathExists then
     let src := dir / s!"{id}.lean"
@@ -334,17 +290,16 @@ partial def loop (env : Environment) (dir : System.FilePath) (id : Nat) (wait : 
     let content ← IO.FS.readFile src
     let ref := dir / s!"{id}.ref"
     let refSrc ← if ← ref.pathExists then IO.FS.readFile ref else pure ""
-    if info.startsWith "#" then handleQuery env dir id info content
-    else handle env id info content refSrc
+    handle env cache id info content refSrc
     IO.FS.removeFile req
     IO.FS.removeFile src
     if ← ref.pathExists then IO.FS.removeFile ref
-    loop env dir (id + 1) 1
+    loop env cache dir (id + 1) 1
   else
     -- the request directory disappears when the Python side closes (or cleans up after) us
     if !(← dir.pathExists) || (← (dir / "stop").pathExists) then return
     IO.sleep wait
-    loop env dir id (if wait < 64 then wait * 2 else 64)
+    loop env cache dir id (if wait < 64 then wait * 2 else 64)
 
 partial def toImports (ms : List String) (acc : Array Import) : Array Import :=
   match ms with
@@ -359,5 +314,5 @@ public def main (args : List String) : IO UInt32 := do
   let env ← importModules (toImports mods #[]) {} 0 (loadExts := true)
   IO.println "{\"ready\":true}"
   (← IO.getStdout).flush
-  loop env dir 0
+  loop env (← IO.mkRef #[]) dir 0
   return 0
