@@ -13,7 +13,9 @@ for a whole-file attempt line 3 `file`, with a third file `N.ref` (written befor
 reference source that states the theorem as the problem does. For each request it prints one JSON
 line per Lean message, `{"id":N,"msg":{…}}`, then `{"id":N,"done":true,…}` with each command's
 start line, end line and shape, whether the theorem exists as a theorem, its audited axioms, for a file
-whether its theorem states exactly the reference's statement, and deletes the request files.
+whether its theorem states exactly the reference's statement, and how long it took (`ms`), and
+deletes the request files. A request whose line 1 starts with `#` is a library query (`#names`,
+`#describe`, for agents' search; see "Library queries" below).
 
 It never reads stdin: emscripten's stdin on a pipe does not work in the embedded build (facts).
 Loops are written as plain recursion because some library loop helpers have no IR in the
@@ -242,6 +244,7 @@ where
 reference source of a whole-file attempt (else empty). -/
 def handle (env : Environment) (cache : IO.Ref (Array Reference)) (id : Nat) (info src refSrc : String) :
     IO Unit := do
+  let t0 ← IO.monoMsNow
   let (thm, wantGoals, isFile) := match info.splitOn "\n" with
     | t :: g :: f :: _ => (t.trimAscii.toString, g.trimAscii.toString == "1", f.trimAscii.toString == "file")
     | t :: g :: _ => (t.trimAscii.toString, g.trimAscii.toString == "1", false)
@@ -275,7 +278,73 @@ def handle (env : Environment) (cache : IO.Ref (Array Reference)) (id : Nat) (in
     ("theorem", toJson isThm),
     ("axioms", Json.arr (reportable all env' axioms 0 #[])),
     ("goals", Json.arr (← goals.get)),
-    ("statement", statement)]).compress
+    ("statement", statement), ("ms", toJson ((← IO.monoMsNow) - t0))]).compress
+  (← IO.getStdout).flush
+
+/-! ## Library queries, for agents' `search` and `read`
+
+A request whose info line starts with `#` asks about the imported environment instead of
+elaborating: `#names` writes every imported constant's name to `N.out`, grouped under `#MODULE`
+lines (a hundred thousand names are too many for one JSON line), and answers
+`{"id":N,"done":true,"out":"N.out"}`; `#describe` answers with `"constants"`: for each name in
+`N.lean` (one per line) its kind, signature, module and docstring. Nothing is elaborated. -/
+
+/-- `#MODULE` then one constant name per line, for every imported module. -/
+partial def namesText (mods : Array Name) (data : Array ModuleData) (i : Nat) (acc : String) : String :=
+  if h : i < data.size then
+    let acc := acc ++ "#" ++ (mods[i]?.getD .anonymous).toString ++ "\n"
+    namesText mods data (i + 1) (addNames data[i].constNames 0 acc)
+  else acc
+where
+  addNames (xs : Array Name) (j : Nat) (acc : String) : String :=
+    if h : j < xs.size then addNames xs (j + 1) (acc ++ xs[j].toString ++ "\n") else acc
+
+def kindLabel : ConstantInfo → String
+  | .thmInfo _ => "theorem" | .defnInfo _ => "def" | .axiomInfo _ => "axiom"
+  | .opaqueInfo _ => "opaque" | .quotInfo _ => "quot" | .inductInfo _ => "inductive"
+  | .ctorInfo _ => "constructor" | .recInfo _ => "recursor"
+
+/-- One constant: name, kind, signature, module, docstring. The embedded build's imported theorems
+arrive without proofs, as axioms, so a Prop-typed axiom is reported as a theorem. -/
+def describeConst (env : Environment) (n : Name) : IO Json := do
+  match env.find? n with
+  | none => return Json.mkObj [("name", toJson n.toString), ("kind", toJson "unknown")]
+  | some ci =>
+    try
+      let ctx : Core.Context := { fileName := "<leanfd>", fileMap := default }
+      let ((sig, prop), _, _) ← (do
+          let sig ← PrettyPrinter.ppSignature n
+          let prop ← Meta.isProp ci.type
+          return (sig, prop) : MetaM (FormatWithInfos × Bool)).toIO ctx { env }
+      let kind := match ci with
+        | .axiomInfo _ => if prop then "theorem" else "axiom"
+        | _ => kindLabel ci
+      let modName := match env.getModuleIdxFor? n with
+        | some idx => (env.header.moduleNames[idx.toNat]?.getD .anonymous).toString
+        | none => ""
+      let doc ← findDocString? env n
+      return Json.mkObj [("name", toJson n.toString), ("kind", toJson kind),
+        ("signature", toJson (toString sig.fmt)), ("module", toJson modName), ("doc", toJson (doc.getD ""))]
+    catch e =>
+      return Json.mkObj [("name", toJson n.toString), ("kind", toJson "error"), ("error", toJson e.toString)]
+
+partial def describeAll (env : Environment) (ns : List String) (acc : Array Json) : IO (Array Json) := do
+  match ns with
+  | [] => return acc
+  | n :: rest =>
+    let n := n.trimAscii.toString
+    if n.isEmpty then describeAll env rest acc
+    else describeAll env rest (acc.push (← describeConst env n.toName))
+
+def handleQuery (env : Environment) (dir : System.FilePath) (id : Nat) (info src : String) : IO Unit := do
+  let t0 ← IO.monoMsNow
+  let answer ← if info.trimAscii.toString == "#names" then do
+      IO.FS.writeFile (dir / s!"{id}.out") (namesText env.header.moduleNames env.header.moduleData 0 "")
+      pure ("out", toJson s!"{id}.out")
+    else
+      pure ("constants", Json.arr (← describeAll env (src.splitOn "\n") #[]))
+  IO.println (Json.mkObj [("id", toJson id), ("done", toJson true), answer,
+    ("ms", toJson ((← IO.monoMsNow) - t0))]).compress
   (← IO.getStdout).flush
 
 /-- Requests arrive as `N.lean` (source) then `N.req` (metadata, written last, by rename).
@@ -290,7 +359,8 @@ partial def loop (env : Environment) (cache : IO.Ref (Array Reference)) (dir : S
     let content ← IO.FS.readFile src
     let ref := dir / s!"{id}.ref"
     let refSrc ← if ← ref.pathExists then IO.FS.readFile ref else pure ""
-    handle env cache id info content refSrc
+    if info.startsWith "#" then handleQuery env dir id info content
+    else handle env cache id info content refSrc
     IO.FS.removeFile req
     IO.FS.removeFile src
     if ← ref.pathExists then IO.FS.removeFile ref
