@@ -220,6 +220,8 @@ def _option_refusal(name: str, value: str, heartbeats: int) -> str | None:
 def _options(text: str) -> Iterator[tuple[str, Token | None, Token | None]]:
     """Each ``set_option`` in ``text``: the option's name (guillemets removed, as Lean reads it),
     and its name and value tokens (``None`` where the text ends first)."""
+    if "set_option" not in text:  # most attempts: skip the tokenizer
+        return
     toks = tokenize(text)
     for k, t in enumerate(toks):
         if t.kind == "ident" and t.text == "set_option":
@@ -319,6 +321,7 @@ def screen(proof: str, heartbeats: int = 200_000, preset: str = "strict") -> str
 _FILE_ALLOWED = {"theorem", "lemma", "def", "abbrev", "private", "protected", "noncomputable", "scoped"}
 _FILE_WORDS = {w: why for w, why in _FORBIDDEN_WORDS.items() if w not in _FILE_ALLOWED}
 _FILE_WORDS["import"] = "imports are allowed only at the top of the file"
+_IMPORT_ANYWHERE = re.compile(r"^[ \t]*import\b[^\n]*", re.MULTILINE)
 _IMPORT_LINE = re.compile(r"[ \t]*import[ \t]+(?P<mods>[^\n]*?)[ \t]*(?=\n|\Z)")
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_']*(?:\.[A-Za-z_][A-Za-z0-9_']*)*")
 
@@ -338,7 +341,10 @@ _SET_OPTION = "Lean.Parser.Command.set_option "
 def file_imports(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     """The modules ``text`` imports in its leading ``import`` lines, and each line's span. Lean
     reads imports only before the first command; an ``import`` anywhere else is refused."""
-    code = blank_comments_and_strings(text)
+    # Only the text up to the last line that starts with `import` can hold the leading imports
+    # (lexing is left to right, so blanking that prefix alone gives the same code there).
+    last = max((m.end() for m in _IMPORT_ANYWHERE.finditer(text)), default=0)
+    code = blank_comments_and_strings(text[:last])
     mods: list[str] = []
     spans: list[tuple[int, int]] = []
     i = 0
