@@ -402,3 +402,29 @@ def test_llamacpp_sampler_stats_are_its_own_forward_and_seeded_per_sample(llamac
     stop = next(c for c in (tok.decode([t]) for t in s.token_ids[1:]) if c.strip())
     cut = llamacpp.sample(prompts[:1], stop=[stop], **kw)[0][0]
     assert cut.stopped and stop in cut.text and cut.token_ids == s.token_ids[: len(cut.token_ids)]
+
+
+def test_eager_attention_takes_the_same_loop():
+    """The loop's additive 4D mask under the ``eager`` attention implementation too."""
+    policy = tiny_random_policy(seed=0)
+    policy.model.set_attn_implementation("eager")
+    out = TransformersSampler(policy, batch_size=3, progress=False).sample(
+        PROMPTS, n=2, temperature=0.7, max_new_tokens=10, seed=3
+    )
+    for prompt, ss in zip(PROMPTS, out, strict=True):
+        for s in ss:
+            lp, ent = fresh_stats(policy, prompt, s.token_ids, 0.7)
+            assert torch.allclose(lp, torch.tensor(s.logprobs), atol=2e-4)
+            assert torch.allclose(ent, torch.tensor(s.entropies), atol=2e-4)
+
+
+def test_models_outside_the_loop_fall_back_to_generate(caplog):
+    policy = tiny_random_policy(seed=0)
+    policy.model.config.sliding_window, policy.model.config.use_sliding_window = 8, True
+    sampler = TransformersSampler(policy, batch_size=4, progress=False)
+    with caplog.at_level("WARNING", logger="leanfd.models.sampling"):
+        out = sampler.sample(PROMPTS, n=2, max_new_tokens=5, seed=0)
+    assert "sliding-window" in caplog.text and "model.generate" in caplog.text
+    longest = max(len(x) for x in policy.tokenizer(PROMPTS, add_special_tokens=False)["input_ids"])
+    assert sampler.stats.prefill_tokens == 4 * longest  # generate's padded batch of 2 x 2 rows
+    assert [len(ss) for ss in out] == [2, 2]
