@@ -28,7 +28,17 @@ def test_reset_and_tools_without_a_trainer(verifier):
         env.reset(prompt="no statement here")
 
 
-def test_grpo_trainer_step_through_the_adapter(verifier, tmp_path):
+@pytest.fixture
+def fresh_accelerator_state():
+    """TRL's trainer makes accelerate's process-wide state (bf16 by GRPOConfig's default); later tests
+    in this process would inherit its mixed precision through ``Accelerator()``, so reset it after."""
+    from accelerate.state import AcceleratorState
+
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def test_grpo_trainer_step_through_the_adapter(verifier, tmp_path, fresh_accelerator_state):
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
     from trl.chat_template_utils import qwen2_5_chat_template
@@ -68,6 +78,7 @@ def test_grpo_trainer_step_through_the_adapter(verifier, tmp_path):
         learning_rate=1e-3,
         report_to=[],
         use_cpu=True,
+        bf16=False,  # CPU: full precision, as our own trainer runs here
         save_strategy="no",
         logging_steps=1,
     )

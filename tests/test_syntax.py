@@ -193,7 +193,7 @@ def test_lean_runs_what_the_lexer_reads_as_code(verifier, monkeypatch):
     import leanfd.lean.verify as verify
     from leanfd.data.problem import Attempt, Problem
 
-    monkeypatch.setattr(verify, "screen", lambda proof: None)
+    monkeypatch.setattr(verify, "screen", lambda proof, *args: None)
     problem = Problem("t", "theorem t : True :=")
     verdicts = verifier.verify([Attempt(problem, proof) for proof, _, _ in AGREEMENT])
     for k, ((proof, _, runs), verdict) in enumerate(zip(AGREEMENT, verdicts, strict=True)):

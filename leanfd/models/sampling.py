@@ -325,8 +325,10 @@ def _slot_cache_type():
 
         def write(self, i: int, key_states, value_states):
             k, v = self.keys[i], self.values[i]
-            k[self._arange, :, self._lens] = key_states[:, :, 0]
-            v[self._arange, :, self._lens] = value_states[:, :, 0]
+            # Under autocast (the trainer's bf16 mixed precision) a layer's keys and values can come
+            # in another dtype than the prompt's; index_put does not cast, so cast here.
+            k[self._arange, :, self._lens] = key_states[:, :, 0].to(k.dtype)
+            v[self._arange, :, self._lens] = value_states[:, :, 0].to(v.dtype)
             return k[: self._n, :, : self.width], v[: self._n, :, : self.width]
 
     return SlotCache
