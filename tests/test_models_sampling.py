@@ -428,3 +428,17 @@ def test_models_outside_the_loop_fall_back_to_generate(caplog):
     longest = max(len(x) for x in policy.tokenizer(PROMPTS, add_special_tokens=False)["input_ids"])
     assert sampler.stats.prefill_tokens == 4 * longest  # generate's padded batch of 2 x 2 rows
     assert [len(ss) for ss in out] == [2, 2]
+
+
+def test_decode_loop_runs_under_bf16_autocast(tiny):
+    """The trainer's mixed precision (accelerate wraps the forward in bf16 autocast): the layers hand
+    the cache keys and values in another dtype than the prompt's; the loop still samples, and its
+    reported stats stay a proper law."""
+    sampler = TransformersSampler(tiny, batch_size=3, progress=False)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = sampler.sample(PROMPTS, n=2, temperature=1.0, max_new_tokens=6, seed=5)
+    assert [len(s) for s in out] == [2, 2]
+    for samples in out:
+        for s in samples:
+            assert len(s.token_ids) == len(s.logprobs) > 0
+            assert all(lp <= 0 for lp in s.logprobs) and all(e >= 0 for e in s.entropies)
