@@ -45,14 +45,18 @@ def suite_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def taught_policy(suite_path):
-    """The tiny random model after AdamW steps on prompt -> TARGET<|im_end|> (until the mean
+    return teach(suite_path, TARGET)
+
+
+def teach(suite_path, answer: str):
+    """The tiny random model after AdamW steps on prompt -> answer<|im_end|> (until the mean
     token loss is < 0.005, i.e. the answer has probability > 0.97)."""
     policy = tiny_random_policy(seed=0)
     tok, model = policy.tokenizer, policy.model
     rows = []
     for p in load_suite(suite_path, split="test"):
         prompt_ids = tok(build_prompt(p, tok).text, add_special_tokens=False)["input_ids"]
-        target = tok(TARGET, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        target = tok(answer, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
         rows.append((torch.tensor([prompt_ids + target]), torch.tensor(target)))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     model.train()
@@ -188,3 +192,31 @@ def test_cli_eval_validates_inputs(tmp_path, args, match):
 def test_cli_plot_names_a_missing_run(tmp_path):
     res = CliRunner().invoke(app, ["plot", str(tmp_path / "nope"), "-o", str(tmp_path / "x.png")])
     assert res.exit_code == 2 and "not a finished `leanfd eval` run" in res.output
+
+
+@pytest.mark.lean
+@pytest.mark.slow
+def test_one_run_reports_pass_at_k_under_both_presets(tmp_path, suite_path, verifier):
+    """A model that answers `native_decide`: strict refuses every proof, published accepts the
+    decidable ones. One run, sampled once, reports both; the second preset re-checks in Lean only
+    what it can change (here the refused proofs), and resume keeps the presets."""
+    policy = teach(suite_path, " by native_decide\n```")
+    cfg = config(tmp_path, suite_path, verify_policy="strict,published")
+    df = evaluate(cfg, policy=policy, verifier=verifier).summary
+    assert list(df["policy"]) == ["strict", "strict", "published", "published"]
+    by = df.set_index(["policy", "k"])
+    assert by.loc[("strict", 1), "solved"] == 0 and by.loc[("strict", 1), "pass@k"] == 0.0
+    assert by.loc[("published", 1), "solved"] == 2, df  # the closed facts; add_comm' has variables
+    assert by.loc[("published", 1), "pass@k"] > 0.5
+    recs = read_samples(tmp_path / "run")
+    for r in recs:
+        assert r["verdict"]["policy"] == "strict" and r["verdicts"]["published"]["policy"] == "published"
+        if r["proof"] == "by native_decide":
+            assert r["verdict"]["status"] == "forbidden"
+            if r["problem"] != "add_comm'":
+                assert r["verdicts"]["published"]["status"] == "proved"
+                assert "Lean.ofReduceBool" in r["verdicts"]["published"]["axioms"]
+    with pytest.raises(ValueError, match="verify_policy: 'strict,published' on disk vs 'strict' now"):
+        evaluate(config(tmp_path, suite_path), policy=policy, verifier=verifier)
+    with pytest.raises(ValueError, match="--policy 'lenient'"):
+        config(tmp_path, suite_path, verify_policy="lenient")

@@ -66,3 +66,46 @@ def test_unlimited_heartbeats_honoured_only_by_published(verifier):
     # published still holds a proof to the verifier's limit when nothing lifts it
     v = verifier.verify([Attempt(LT, "by omega")], heartbeats=TINY, policy="published")[0]
     assert v.status == "timeout"
+
+
+def test_which_verdicts_carry_over_to_another_preset():
+    from leanfd.lean.verify import carries_over
+
+    lean_failure = Verdict(False, "failed", reason="")
+    assert carries_over(lean_failure, Attempt(LT, "by simp"), "published")
+    assert carries_over(Verdict(True, "proved", axioms=["propext"]), Attempt(LT, "by omega"), "published")
+    # what a preset relaxes: refused words, trusted axioms, whose heartbeats count
+    assert not carries_over(Verdict(False, "forbidden"), Attempt(POW, "by native_decide"), "published")
+    assert not carries_over(Verdict(False, "axiom"), Attempt(POW, "by decide +native"), "published")
+    ofreduce = Verdict(True, "proved", axioms=["Lean.ofReduceBool"], policy="published")
+    assert not carries_over(ofreduce, Attempt(POW, "by decide +native"), "strict")
+    assert not carries_over(lean_failure, Attempt(LT_UNLIMITED, "by omega"), "published")
+    assert not carries_over(
+        lean_failure, Attempt(LT, "by\n  set_option maxHeartbeats 400000 in\n  omega"), "published"
+    )
+    with pytest.raises(ValueError, match="unknown verify policy"):
+        carries_over(lean_failure, Attempt(LT, "by simp"), "lenient")
+
+
+@pytest.mark.lean
+def test_verdicts_under_another_preset_run_lean_only_where_it_can_change(verifier, monkeypatch):
+    from leanfd.lean.verify import verdicts_under
+
+    attempts = [
+        Attempt(LT, "by omega"),
+        Attempt(LT, "by simp"),
+        Attempt(POW, "by native_decide"),
+        Attempt(LT_UNLIMITED, "by omega"),
+    ]
+    strict = verifier.verify(attempts)
+    assert [v.status for v in strict][:3] == ["proved", "failed", "forbidden"]
+    sent = []
+    real = verifier.verify
+    monkeypatch.setattr(verifier, "verify", lambda a, **kw: sent.extend(a) or real(a, **kw))
+    published = verdicts_under(verifier, attempts, strict, "published")
+    assert sent == attempts[2:]  # the native_decide proof and the header's own limit
+    assert [v.policy for v in published] == ["published"] * 4
+    assert [v.status for v in published] == ["proved", "failed", "proved", "proved"]
+    assert published[1].messages == strict[1].messages  # copied, not re-run
+    # and the same answer as judging everything under published
+    assert [v.status for v in real(attempts, policy="published")] == [v.status for v in published]

@@ -30,6 +30,7 @@ IDENTITY = (
     "prompt",
     "few_shot",
     "prefill",
+    "verify_policy",
 )
 
 
@@ -68,6 +69,13 @@ class EvalConfig:
         True,
         "Start the answer with the ```lean4 fence and the statement, so the model writes only the proof "
         "(sampling then also stops at the closing fence).",
+    )
+    verify_policy: str = _opt(
+        "strict",
+        "What 'proved' means: a verify policy preset (strict, published), or several comma-separated "
+        "(strict,published): the first judges the samples, pass@k is reported under each, and a "
+        "verdict is re-checked under another preset only where that preset can change it.",
+        flags=("--policy",),
     )
     timeout_s: float = _opt(30.0, "Wall-clock limit per attempt, seconds.")
     heartbeats: int = _opt(200_000, "Lean maxHeartbeats per attempt (Lean's deterministic limit).")
@@ -111,8 +119,23 @@ class EvalConfig:
             raise ValueError(f"--few-shot {self.few_shot}: must be >= 0")
         if self.prompt not in ("chat", "plain"):
             raise ValueError(f"--prompt {self.prompt!r}: use chat or plain")
+        from leanfd.lean.guard import POLICIES
+
+        bad_policies = [p for p in self.policies if p not in POLICIES] or (
+            [] if self.policies and len(set(self.policies)) == len(self.policies) else [self.verify_policy]
+        )
+        if bad_policies:
+            raise ValueError(
+                f"--policy {self.verify_policy!r}: give distinct presets among {', '.join(POLICIES)}, "
+                "comma-separated (e.g. strict,published)"
+            )
         if self.sampler not in SAMPLERS:
             raise ValueError(f"--sampler {self.sampler!r}: use one of {', '.join(SAMPLERS)}")
+
+    @property
+    def policies(self) -> tuple[str, ...]:
+        """The verify presets of ``verify_policy``, the judging one first."""
+        return tuple(p.strip() for p in self.verify_policy.split(",") if p.strip())
 
     def identity(self) -> dict:
         return {k: getattr(self, k) for k in IDENTITY}

@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
-from leanfd.data.problem import Problem
+from leanfd.data.problem import Attempt, Problem
 from leanfd.eval import results as R
 from leanfd.eval.config import EvalConfig
 
@@ -40,7 +40,7 @@ def _check_resume(cfg: EvalConfig) -> None:
     path = cfg.out / R.CONFIG
     mine = cfg.identity()
     if path.exists():
-        theirs = json.loads(path.read_text())
+        theirs = {"verify_policy": "strict", **json.loads(path.read_text())}  # runs from before presets
         diff = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
         if diff:
             shown = ", ".join(f"{k}: {a!r} on disk vs {b!r} now" for k, (a, b) in diff.items())
@@ -72,6 +72,7 @@ def evaluate(
     from leanfd.lean import Verifier
     from leanfd.lean.background import BackgroundStart
     from leanfd.lean.completions import check_completions
+    from leanfd.lean.verify import verdicts_under
     from leanfd.lean.daemon import running as running_daemon
     from leanfd.models.generate import generate, make_sampler
 
@@ -138,9 +139,32 @@ def evaluate(
                 timings["verifier_start_s"] = lean_start.start_s
             t = time.perf_counter()
             try:
-                return verifier.verify(attempts, timeout_s=cfg.timeout_s, heartbeats=cfg.heartbeats)
+                return verifier.verify(
+                    attempts, timeout_s=cfg.timeout_s, heartbeats=cfg.heartbeats, policy=cfg.policies[0]
+                )
             finally:
                 verify_s[0] += time.perf_counter() - t
+
+        def judge_again(items, checked) -> list[dict]:
+            """Each record's verdicts under the other presets (``verdicts`` in samples.jsonl)."""
+            out: list[dict] = [{} for _ in checked]
+            has = [i for i, c in enumerate(checked) if c.proof is not None]
+            for preset in cfg.policies[1:]:
+                t = time.perf_counter()
+                again = verdicts_under(
+                    verifier,
+                    [Attempt(items[i][0], checked[i].proof) for i in has],
+                    [checked[i].verdict for i in has],
+                    preset,
+                    timeout_s=cfg.timeout_s,
+                    heartbeats=cfg.heartbeats,
+                )
+                verify_s[0] += time.perf_counter() - t
+                for d, c in zip(out, checked, strict=True):
+                    d[preset] = replace(c.verdict, policy=preset).to_dict()  # no proof: NO_PROOF
+                for i, v in zip(has, again, strict=True):
+                    out[i][preset] = v.to_dict()
+            return out
 
         for b in range(0, len(todo), per_batch):
             batch = todo[b : b + per_batch]
@@ -160,7 +184,10 @@ def evaluate(
             )
             t_sample = time.perf_counter() - t0
             t0, verify_s[0] = time.perf_counter(), 0.0
-            checked = iter(check_completions([(g.problem, c) for g in gens for c in g.completions()], verify))
+            items = [(g.problem, c) for g in gens for c in g.completions()]
+            checked = check_completions(items, verify)
+            others = iter(judge_again(items, checked))
+            checked = iter(checked)
             t_verify = verify_s[0]
             t_extract = time.perf_counter() - t0 - t_verify
             rows = len(batch) * cfg.n
@@ -178,6 +205,7 @@ def evaluate(
                             "completion": s.text,
                             "proof": c.proof,
                             "verdict": c.verdict.to_dict(),
+                            **({"verdicts": next(others)} if len(cfg.policies) > 1 else {}),
                             "stopped": s.stopped,
                             "token_ids": s.token_ids,
                             "logprobs": _round(s.logprobs),
@@ -212,14 +240,17 @@ def evaluate(
         "estimator": "unbiased 1-C(n-c,k)/C(n,k)",
         **{k: round(v, 3) for k, v in timings.items()},
     }
-    df = R.summarize(complete, cfg.ks, meta)
+    df = R.summarize_policies(complete, cfg.ks, meta, cfg.policies)
     df["tokens_per_s"] = df["new_tokens"] / df["sample_s"].where(df["sample_s"] > 0)
     ci = ["pass@k_lo", "pass@k_hi"]  # the columns added last, after every older one
     df = df[[c for c in df.columns if c not in ci] + ci]
     R.write_summary(cfg.out, df)
     from leanfd.eval.plots import plot_passk
 
-    plot_passk({cfg.out.name: df}, cfg.out / R.PLOT)
+    if len(cfg.policies) == 1:
+        plot_passk({cfg.out.name: df}, cfg.out / R.PLOT)
+    else:
+        plot_passk({f"{cfg.out.name} ({p})": df[df["policy"] == p] for p in cfg.policies}, cfg.out / R.PLOT)
     return EvalResult(summary=df, run_dir=cfg.out, timings=timings, skipped=skipped)
 
 

@@ -104,6 +104,35 @@ def summarize(
     return pd.DataFrame(rows)
 
 
+def summarize_policies(
+    problems: dict[str, list[dict]], ks: Sequence[int], meta: dict, policies: Sequence[str] = ("strict",)
+) -> pd.DataFrame:
+    """:func:`summarize` under each verify preset, one block of rows per preset with a ``policy``
+    column after ``k``. The first preset's verdicts are the records' ``verdict``; the others' are in
+    ``verdicts[preset]`` (what ``leanfd eval --policy strict,published`` writes)."""
+    frames = []
+    for i, preset in enumerate(policies):
+        if i == 0:
+            view = problems
+        else:
+            missing = [
+                p for p, rs in problems.items() if any(preset not in r.get("verdicts", {}) for r in rs)
+            ]
+            if missing:
+                raise ValueError(
+                    f"samples of {missing[0]!r} (and {len(missing) - 1} more problems) carry no verdict "
+                    f"under the {preset!r} policy; evaluate again with --policy including it and a new --out"
+                )
+            view = {p: [{**r, "verdict": r["verdicts"][preset]} for r in rs] for p, rs in problems.items()}
+        df = summarize(view, ks, meta)
+        df.insert(1, "policy", preset)
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True)
+    counts = [c for c in out.columns if c.startswith("status_")]  # a status one preset never gave
+    out[counts] = out[counts].fillna(0).astype(int)
+    return out
+
+
 def write_summary(run_dir: Path, df: pd.DataFrame) -> Path:
     path = Path(run_dir) / SUMMARY
     atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))

@@ -23,7 +23,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from leanfd.data.problem import Attempt, Problem
 from leanfd.lean import backends
@@ -484,6 +484,45 @@ class Verifier:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def carries_over(verdict: Verdict, attempt: Attempt, preset: str) -> bool:
+    """Whether ``verdict`` (judged under ``verdict.policy``) is also the verdict under ``preset``
+    without running Lean again. Presets differ only in trusted words, trusted axioms and whose
+    ``maxHeartbeats`` counts, so a verdict carries over unless the attempt or its header sets
+    heartbeats, the guard or the axiom check refused it, or it was proved on a non-standard axiom."""
+    if verdict.policy == preset:
+        return True
+    get_policy(preset)  # an unknown name fails here, not as a silent copy
+    text = attempt.file if attempt.file is not None else attempt.proof or ""
+    if "maxHeartbeats" in text or "maxHeartbeats" in attempt.problem.header:
+        return False
+    if verdict.status in ("forbidden", "axiom"):
+        return False
+    return not (verdict.ok and any(a not in STANDARD_AXIOMS for a in verdict.axioms))
+
+
+def verdicts_under(
+    verifier: Verifier, attempts: Sequence[Attempt], verdicts: Sequence[Verdict], preset: str, **options
+) -> list[Verdict]:
+    """The verdicts of ``attempts`` under another ``preset``, from their ``verdicts`` under one:
+    copied where :func:`carries_over` says they cannot change, verified again (one batch, ``options``
+    as for :meth:`Verifier.verify`) where they can. This is how one eval reports pass@k under
+    several presets without judging every attempt twice."""
+    if len(attempts) != len(verdicts):
+        raise ValueError(f"{len(attempts)} attempts but {len(verdicts)} verdicts")
+    out: list[Verdict] = []
+    again: list[int] = []
+    for i, (a, v) in enumerate(zip(attempts, verdicts, strict=True)):
+        if carries_over(v, a, preset):
+            out.append(replace(v, policy=preset))
+        else:
+            out.append(v)
+            again.append(i)
+    if again:
+        for i, v in zip(again, verifier.verify([attempts[i] for i in again], policy=preset, **options)):
+            out[i] = v
+    return out
 
 
 def _relative_goal(w: Wrapped, g: dict) -> dict:

@@ -106,6 +106,12 @@ class TrainConfig:
     )
     timeout_s: float = _opt(30.0, "Wall-clock limit per attempt (seconds).")
     heartbeats: int = _opt(200_000, "Lean maxHeartbeats per attempt.")
+    verify_policy: str = _opt(
+        "strict",
+        "What 'proved' (reward 1) means: a verify policy preset, strict or published (see the README's "
+        "'What proved means').",
+        flags=("--policy",),
+    )
     workers: int | None = _opt(None, "Warm Lean sessions (default: one per CPU core).")
 
     # ---------------------------------------------------------------- optimisation
@@ -225,6 +231,10 @@ class TrainConfig:
 
         if self.few_shot < 0:
             bad(f"few_shot={self.few_shot}: give 0 (no examples) or a positive count")
+        from leanfd.lean.guard import POLICIES
+
+        if self.verify_policy not in POLICIES:
+            bad(f"verify_policy={self.verify_policy!r}: use one of {', '.join(POLICIES)}")
         if self.prompt not in ("chat", "plain"):
             bad(f"prompt={self.prompt!r}: expected chat or plain")
         if isinstance(self.eval_ks, str):  # "1,2,4,8" from the command line

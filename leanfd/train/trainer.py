@@ -310,7 +310,10 @@ class Trainer:
         start = getattr(self, "_lean_start", None)
         if start is not None and start.waited_s is None:
             start.wait()
-        return self._get_verifier().verify(attempts)
+        cfg = self.cfg  # passed each call: a daemon's verifier has its own defaults
+        return self._get_verifier().verify(
+            attempts, timeout_s=cfg.timeout_s, heartbeats=cfg.heartbeats, policy=cfg.verify_policy
+        )
 
     # ----------------------------------------------------------------------------- phases
 
@@ -646,6 +649,9 @@ class Trainer:
             max_new_tokens=cfg.max_new_tokens,
             seed=cfg.seed,  # the same sampling randomness at every checkpoint
             backend=cfg.backend,
+            timeout_s=cfg.timeout_s,
+            heartbeats=cfg.heartbeats,
+            verify_policy=cfg.verify_policy,
             batch_size=cfg.batch_size,
             prompt=cfg.prompt,
             progress=False,
