@@ -72,8 +72,8 @@ def evaluate(
     from leanfd.lean import Verifier
     from leanfd.lean.background import BackgroundStart
     from leanfd.lean.completions import check_completions
-    from leanfd.lean.verify import verdicts_under
     from leanfd.lean.daemon import running as running_daemon
+    from leanfd.lean.verify import verdicts_under
     from leanfd.models.generate import generate, make_sampler
 
     t_wall = time.perf_counter()

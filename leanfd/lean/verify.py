@@ -520,7 +520,8 @@ def verdicts_under(
             out.append(v)
             again.append(i)
     if again:
-        for i, v in zip(again, verifier.verify([attempts[i] for i in again], policy=preset, **options)):
+        rechecked = verifier.verify([attempts[i] for i in again], policy=preset, **options)
+        for i, v in zip(again, rechecked, strict=True):
             out[i] = v
     return out
 
