@@ -55,7 +55,11 @@ class EvalConfig:
     top_p: float = _opt(0.95, "Nucleus sampling mass.")
     max_new_tokens: int = _opt(256, "Token budget per sample.")
     seed: int = _opt(0, "Sampling seed.")
-    backend: str = _opt("auto", "Lean backend: auto (native when set up, else embedded), embedded or native.")
+    backend: str = _opt(
+        "auto",
+        "Lean backend: auto (native when set up, else embedded), embedded, native, http (leanfd serve "
+        "replicas at LEANFD_VERIFY_URLS) or ray (actors on a Ray cluster, extra ray).",
+    )
     workers: int | None = _opt(
         None, "Lean sessions in parallel (default: one per core; one for evals of <= 64 attempts)."
     )

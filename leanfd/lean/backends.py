@@ -6,6 +6,7 @@ compares backend names itself; ``tests/test_backends.py`` holds the rest of the 
 - ``embedded``: the Lean toolchain leanfd downloads (core Lean only: Init, Std, Lean).
 - ``native``: the user's Lean and ``lean_project/`` through ``lake env`` (Mathlib).
 - ``http``: ``leanfd serve`` replicas listed in ``LEANFD_VERIFY_URLS``; each judges with its own backend.
+- ``ray``: verify actors on a Ray cluster (``leanfd/lean/ray.py``), each a warm local verifier.
 """
 
 from __future__ import annotations
@@ -109,6 +110,18 @@ class _HttpClient:
         pass
 
 
+def _ray_mathlib() -> bool:
+    from leanfd.lean.ray import actors_support_mathlib
+
+    return actors_support_mathlib()
+
+
+def _ray_client() -> RemoteClient:
+    from leanfd.lean.ray import RayClient
+
+    return RayClient()
+
+
 BACKENDS: dict[str, Backend] = {
     b.name: b
     for b in (
@@ -136,6 +149,14 @@ BACKENDS: dict[str, Backend] = {
             supports_mathlib=_http_mathlib,
             full_library=True,
             start_client=_HttpClient,
+        ),
+        Backend(
+            "ray",
+            "verify actors on a Ray cluster (LEANFD_RAY_ADDRESS; extra ray)",
+            local=False,
+            supports_mathlib=_ray_mathlib,
+            full_library=False,
+            start_client=_ray_client,
         ),
     )
 }

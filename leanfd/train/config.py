@@ -102,7 +102,9 @@ class TrainConfig:
 
     # ---------------------------------------------------------------- verifier
     backend: str = _opt(
-        "auto", "Verifier backend: auto, embedded (core Lean, zero setup) or native (Mathlib)."
+        "auto",
+        "Lean backend: auto, embedded (core Lean, zero setup), native (Mathlib), http (leanfd serve "
+        "replicas at LEANFD_VERIFY_URLS) or ray (actors on a Ray cluster, extra ray).",
     )
     timeout_s: float = _opt(30.0, "Wall-clock limit per attempt (seconds).")
     heartbeats: int = _opt(200_000, "Lean maxHeartbeats per attempt.")
