@@ -513,6 +513,57 @@ def plot_train(
     typer.echo(f"wrote {output}")
 
 
+@app.command("analyze-feedback")
+def analyze_feedback(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="'controlled' (corrupted core reference proofs) and/or eval/train output dirs or JSONL."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output directory.")],
+    model: Annotated[
+        str, typer.Option(help="Policy: alias, checkpoint dir, .gguf or hub id.")
+    ] = "smollm2-135m",
+    conditions: Annotated[
+        str, typer.Option(help="Comma-separated feedback conditions (leanfd.critic.conditions).")
+    ] = "binary,errors,reference,critique,critique+reference",
+    limit: Annotated[int, typer.Option(help="Failed attempts analysed per eval/train input.")] = 20,
+    controlled_limit: Annotated[int, typer.Option(help="Corrupted proofs kept in the controlled set.")] = 30,
+    suite: Annotated[
+        str, typer.Option(help="Suite of the problems (an eval run's config.json wins).")
+    ] = "core",
+    split: Annotated[str | None, typer.Option(help="Controlled set: only this split (default: all).")] = None,
+    prompt: Annotated[str, typer.Option(help="Prompt style: chat | plain.")] = "chat",
+    few_shot: Annotated[
+        int | None, typer.Option(help="Few-shot examples in the prompts (default: the eval run's).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the controlled set's corruptions.")] = 0,
+    temperature: Annotated[float, typer.Option(help="Temperature of p_S and p_T.")] = 1.0,
+    backend: Annotated[str, typer.Option(help="Lean backend: embedded | native | http.")] = "embedded",
+    workers: Annotated[int, typer.Option(help="Lean sessions.")] = 1,
+    timeout_s: Annotated[float, typer.Option(help="Wall-clock seconds per attempt.")] = 30.0,
+    figure_attempts: Annotated[int, typer.Option(help="Attempts drawn token by token.")] = 3,
+) -> None:
+    """Per-token gap log p_teacher - log p_student of failed attempts under each feedback condition,
+    split into the correct prefix, the failing step and after it (leanfd.train.feedback_alignment)."""
+    from leanfd.train.feedback_alignment import analyze_feedback as run
+
+    try:
+        summary = run(
+            inputs, out, model=model, conditions=[c for c in conditions.split(",") if c], limit=limit,
+            controlled_limit=controlled_limit, suite=suite, split=split, prompt=prompt, few_shot=few_shot,
+            seed=seed, temperature=temperature, backend=backend, workers=workers, timeout_s=timeout_s,
+            figure_attempts=figure_attempts,
+        )  # fmt: skip
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    cols = ["set", "condition", "attempts", "abs_gap_prefix", "abs_gap_failing", "abs_gap_after"]
+    cols += ["share_failing", "token_share_failing", "kl_per_token"]
+    typer.echo(summary[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    typer.echo(f"wrote {out}/summary.csv, summary.json, attempts.csv, token_gaps.png, shares.png")
+
+
 def _train(**options) -> None:
     """Train a prover with Feedback Distillation (fd), GRPO (grpo), or FD then GRPO (fd-grpo).
 
