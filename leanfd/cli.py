@@ -448,9 +448,23 @@ def _eval(**options) -> None:
     typer.echo(
         f"time: sample {t['sample_s']:.1f}s ({t['tokens_per_s']:.1f} tok/s), extract {t['extract_s']:.2f}s, "
         f"verify {t['verify_s']:.1f}s, wall {t['wall_s']:.1f}s"
-        + (f" (resumed: {result.skipped} problems already done)" if result.skipped else "")
+        + (
+            f" (resumed: {result.skipped} {'episodes' if cfg.episodes else 'problems'} already done)"
+            if result.skipped
+            else ""
+        )
     )
-    typer.echo(f"wrote {out / 'samples.jsonl'}, {out / 'summary.csv'}, {out / 'passk.png'}")
+    if cfg.episodes:
+        turns = [c for c in df.columns if c.startswith("pass@k_turn")]
+        typer.echo(df[["k", *turns]].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+        typer.echo(
+            f"per episode: {t['turns_per_episode']:.2f} turns, {t['tool_calls_per_episode']:.2f} tool calls, "
+            f"{t['policy_tokens_per_episode']:.0f} policy + {t['env_tokens_per_episode']:.0f} environment tokens"
+        )
+    typer.echo(
+        f"wrote {out / 'samples.jsonl'}, {out / 'summary.csv'}, {out / 'passk.png'}"
+        + (f", {out / 'turns.png'}" if cfg.episodes else "")
+    )
 
 
 @app.command()

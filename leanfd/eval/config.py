@@ -32,6 +32,8 @@ IDENTITY = (
     "prefill",
     "verify_policy",
 )
+#: Identity fields of episode runs, with the value a run written before them had.
+EPISODE_IDENTITY = {"max_turns": 1, "tools": [], "max_episode_tokens": 4096}
 
 
 @accepts_old_names(ALIASES)
@@ -80,6 +82,20 @@ class EvalConfig:
         "(strict,published): the first judges the samples, pass@k is reported under each, and a "
         "verdict is re-checked under another preset only where that preset can change it.",
         flags=("--policy",),
+    )
+    max_turns: int = _opt(
+        1,
+        "Turns per episode. Above 1, or with --tools, each sample is an episode (leanfd.env.LeanEnv): "
+        "the model checks proofs, reads Lean's errors and calls tools over up to this many turns; it "
+        "solves the problem if any check proved it. 1 without --tools is the single-turn path.",
+    )
+    tools: tuple[str, ...] = _opt(
+        (),
+        "Tools offered in episodes besides check, comma-separated among check, goals, search, read "
+        "(e.g. check,search,goals). Empty: the model only writes ```lean blocks, which are checked.",
+    )
+    max_episode_tokens: int = _opt(
+        4096, "Token budget of a whole episode (prompt, turns and replies); --max-new-tokens caps each turn."
     )
     timeout_s: float = _opt(30.0, "Wall-clock limit per attempt, seconds.")
     heartbeats: int = _opt(200_000, "Lean maxHeartbeats per attempt (Lean's deterministic limit).")
@@ -135,6 +151,35 @@ class EvalConfig:
             )
         if self.sampler not in SAMPLERS:
             raise ValueError(f"--sampler {self.sampler!r}: use one of {', '.join(SAMPLERS)}")
+        if isinstance(self.tools, str):  # "check,search" from the command line
+            self.tools = tuple(t.strip() for t in self.tools.split(",") if t.strip())
+        self.tools = tuple(self.tools)
+        from leanfd.env.episode import TOOL_SCHEMAS
+
+        unknown = [t for t in self.tools if t not in TOOL_SCHEMAS]
+        if unknown or len(set(self.tools)) != len(self.tools):
+            raise ValueError(
+                f"--tools {','.join(self.tools)!r}: give distinct tools among {', '.join(TOOL_SCHEMAS)}, "
+                "comma-separated (e.g. check,search,goals)"
+            )
+        if self.max_turns < 1:
+            raise ValueError(f"--max-turns {self.max_turns}: must be >= 1")
+        if self.max_episode_tokens < 1:
+            raise ValueError(f"--max-episode-tokens {self.max_episode_tokens}: must be >= 1")
+        if self.episodes and len(self.policies) > 1:
+            raise ValueError(
+                f"--policy {self.verify_policy!r} with episodes: episodes are judged under one preset; "
+                "give one (e.g. --policy strict)"
+            )
+        if self.episodes and self.few_shot:
+            raise ValueError(
+                f"--few-shot {self.few_shot} with episodes: the episode prompt shows no examples; use --few-shot 0"
+            )
+
+    @property
+    def episodes(self) -> bool:
+        """Whether samples are multi-turn episodes (``--max-turns`` above 1, or ``--tools``)."""
+        return self.max_turns > 1 or bool(self.tools)
 
     @property
     def policies(self) -> tuple[str, ...]:
@@ -142,4 +187,11 @@ class EvalConfig:
         return tuple(p.strip() for p in self.verify_policy.split(",") if p.strip())
 
     def identity(self) -> dict:
-        return {k: getattr(self, k) for k in IDENTITY}
+        """What a resumed run must match. Episode runs add their fields; a single-turn run's identity
+        is what it was before episodes existed."""
+        out = {k: getattr(self, k) for k in IDENTITY}
+        if self.episodes:
+            out.update(
+                max_turns=self.max_turns, tools=list(self.tools), max_episode_tokens=self.max_episode_tokens
+            )
+        return out

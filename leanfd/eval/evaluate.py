@@ -20,7 +20,7 @@ import pandas as pd
 
 from leanfd.data.problem import Attempt, Problem
 from leanfd.eval import results as R
-from leanfd.eval.config import EvalConfig
+from leanfd.eval.config import EPISODE_IDENTITY, EvalConfig
 
 __all__ = ["EvalConfig", "EvalResult", "evaluate"]
 
@@ -33,15 +33,17 @@ class EvalResult:
     summary: pd.DataFrame
     run_dir: Path
     timings: dict[str, float]
-    skipped: int  # problems already complete on disk (resume)
+    skipped: int  # problems already complete on disk (resume); episodes, in an episode run
 
 
 def _check_resume(cfg: EvalConfig) -> None:
     path = cfg.out / R.CONFIG
     mine = cfg.identity()
     if path.exists():
-        theirs = {"verify_policy": "strict", **json.loads(path.read_text())}  # runs from before presets
-        diff = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
+        # Runs from before presets and episodes lack those fields: they had the defaults.
+        defaults = {"verify_policy": "strict", **EPISODE_IDENTITY}
+        theirs = {**defaults, **json.loads(path.read_text())}
+        diff = {k: (theirs.get(k), v) for k, v in {**defaults, **mine}.items() if theirs.get(k) != v}
         if diff:
             shown = ", ".join(f"{k}: {a!r} on disk vs {b!r} now" for k, (a, b) in diff.items())
             raise ValueError(
@@ -66,6 +68,10 @@ def evaluate(
     from ``cfg`` (and the verifier is closed at the end). ``examples`` fixes the few-shot examples
     (a trainer passes the ones it trains with); otherwise ``cfg.few_shot`` picks them.
     """
+    if cfg.episodes:
+        from leanfd.eval.episodes import evaluate_episodes
+
+        return evaluate_episodes(cfg, policy=policy, verifier=verifier, examples=examples or ())
     from tqdm.auto import tqdm
 
     from leanfd.data import check_backend_supports, few_shot_examples, load_suite

@@ -77,3 +77,43 @@ def _common_title(runs: Mapping[str, pd.DataFrame]) -> str:
         if len(values) == 1:
             parts.append(fmt.format(values.pop()))
     return "pass@k (unbiased estimator)" + (": " + ", ".join(parts) if parts else "")
+
+
+def plot_turns(runs: Mapping[str, pd.DataFrame], out: Path, title: str | None = None) -> Path:
+    """Cumulative success against the turn for episode runs: each k's ``pass@k_turn{t}`` (proved at
+    turn <= t) from t = 1 to the run's ``max_turns``, one line per run and k; write a PNG atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not runs:
+        raise ValueError("plot_turns: no runs to plot")
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    top, last = 0.0, 1
+    for label, df in runs.items():
+        turns = sorted(int(c.removeprefix("pass@k_turn")) for c in df.columns if c.startswith("pass@k_turn"))
+        if not turns:
+            raise ValueError(f"plot_turns: {label} has no pass@k_turn columns (not an episode run)")
+        for _, row in df.sort_values("k").iterrows():
+            ys = [100 * float(row[f"pass@k_turn{t}"]) for t in turns]
+            ax.plot(
+                turns,
+                ys,
+                marker="o",
+                label=f"{label} pass@{int(row['k'])}" if len(runs) > 1 else f"pass@{int(row['k'])}",
+            )
+            top = max(top, *ys)
+        last = max(last, turns[-1])
+    ax.set_xticks(range(1, last + 1))
+    ax.set_xlabel("turn t (proved at a turn <= t)")
+    ax.set_ylabel("success (%)")
+    ax.set_ylim(0, min(100.0, max(10.0, 1.15 * top)))
+    ax.grid(True, which="major", alpha=0.3)
+    ax.set_title(title or _common_title(runs).replace("pass@k (unbiased estimator)", "success by turn"))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out)
+    atomic_write(out, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
+    return out
