@@ -8,7 +8,7 @@ is done, so a faster actor serves more; verdicts come back in input order.
 
 An actor that dies (its node lost, killed, out of memory) costs only the attempts of the chunk it
 was running: they get a ``crash`` verdict that says so, the actor leaves the pool, and the rest of
-the batch goes to the others. The next call tops the pool up again. ``ray.util.ActorPool`` is not
+the batch goes to the others. The next call drops the dead actors and tops the pool up again. ``ray.util.ActorPool`` is not
 used because it hands a dead actor back to the idle pool, so every later chunk given to it would
 fail as well.
 
@@ -105,6 +105,15 @@ class RayClient:
         self.actors: list = []
         self._fill()
 
+    def _drop_dead(self) -> None:
+        """Drop the actors that died since the last call (a ping each; an idle actor answers in ms)."""
+        pings = {a.ping.remote(): a for a in self.actors}
+        for ref, actor in pings.items():
+            try:
+                self.ray.get(ref, timeout=60)
+            except (self.ray.exceptions.RayActorError, self.ray.exceptions.GetTimeoutError):
+                self.actors.remove(actor)
+
     def _fill(self) -> None:
         cls = _actor_class(self.ray).options(num_cpus=self.workers)
         while len(self.actors) < self.size:
@@ -117,6 +126,7 @@ class RayClient:
         from tqdm.auto import tqdm
 
         ray = self.ray
+        self._drop_dead()
         self._fill()
         options = {"timeout_s": timeout_s, "heartbeats": heartbeats, "goals": goals, "policy": policy}
         size = max(self.workers, min(8 * self.workers, math.ceil(len(attempts) / (2 * len(self.actors)))))
