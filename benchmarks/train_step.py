@@ -53,6 +53,8 @@ def ours(method: str, args, out: Path, naive: bool = False) -> dict[str, float]:
         tensorboard=False,
         progress=False,
         seed=args.seed,
+        teacher_prefix_cache=not args.no_teacher_prefix_cache,
+        student_prefix_cache=not args.no_student_prefix_cache,
     )
     if args.config:
         cfg = TrainConfig.from_yaml(args.config, **run)
@@ -116,7 +118,6 @@ def plain_config(args, run: dict):
         feedback="binary",
         fd_on_success=True,  # every attempt gets a teacher: the FD batch equals the GRPO batch
         sibling_demo=False,
-        teacher_prefix_cache=not args.no_teacher_prefix_cache,
     )
 
 
@@ -220,6 +221,11 @@ def main() -> None:
         "--no-teacher-prefix-cache",
         action="store_true",
         help="FD teacher: run every row's whole prompt instead of reusing the shared prefix's KV cache",
+    )
+    ap.add_argument(
+        "--no-student-prefix-cache",
+        action="store_true",
+        help="the policy's forward in the update: run every row's whole prompt (the old update)",
     )
     args = ap.parse_args()
     if args.config:

@@ -81,6 +81,36 @@ def test_reused_prefix_gives_the_plain_forward_logits(tiny, lora):
     _assert_same_on_completions(prompts, completions, got, want, pad)
 
 
+def test_reused_prefix_gives_the_plain_forward_gradient(tiny):
+    """The policy's update (student_prefix_cache): the LoRA gradient of a loss on the logits is the
+    plain forward's, though the prefix ran once for all rows."""
+    from peft import LoraConfig, get_peft_model
+
+    pad = tiny.tokenizer.pad_token_id
+    torch.manual_seed(0)
+    cfg = LoraConfig(r=4, target_modules=["q_proj", "k_proj", "v_proj"], init_lora_weights=False)
+    model = get_peft_model(tiny.model, cfg).train()
+    try:
+        prompts, completions = _rows(len(tiny.tokenizer))
+        mask = pack(prompts, completions, pad).completion_mask.bool()
+        grads = []
+        for reuse in (False, True):
+            model.zero_grad()
+            if reuse:
+                logits = completion_logits_reusing_prefix(model, prompts, completions, pad, "cpu")
+            else:
+                logits = completion_logits(model, pack(prompts, completions, pad))
+            logits[mask].log_softmax(-1)[:, :50].sum().backward()
+            grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad})
+        assert grads[0].keys() == grads[1].keys() and grads[0]
+        for n in grads[0]:
+            torch.testing.assert_close(grads[1][n], grads[0][n], atol=1e-4, rtol=1e-3, msg=n)
+        assert any(g.abs().max() > 1e-3 for g in grads[0].values())
+    finally:
+        model.unload()
+        tiny.model.eval()
+
+
 def test_short_shared_prefix_falls_back_to_the_plain_forward(tiny):
     pad = tiny.tokenizer.pad_token_id
     prompts, completions = _rows(len(tiny.tokenizer))

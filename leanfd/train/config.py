@@ -176,6 +176,12 @@ class TrainConfig:
         "Run the token prefix the micro-batch's teacher prompts share (system message, few-shot examples, "
         "question) once and reuse its KV cache in every row; the logits equal the plain forward's.",
     )
+    student_prefix_cache: bool = _opt(
+        True,
+        "The same for the policy's own forward in the update (GRPO and FD, with gradient): the shared "
+        "prompt prefix runs once per micro-batch and its gradient is the sum over the rows, as in the "
+        "plain forward. Off with gradient checkpointing or several processes (DDP).",
+    )
     divergence: str = _opt(
         "reverse_kl", "FD divergence: reverse_kl KL(p_S‖p_T), forward_kl KL(p_T‖p_S), or jsd."
     )

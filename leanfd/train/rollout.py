@@ -303,8 +303,10 @@ def completion_logits_reusing_prefix(
     device,
     min_prefix: int = 64,
 ) -> torch.Tensor:
-    """``completion_logits(model, pack(prompts, completions, pad_id))`` for a forward without
-    gradient (the FD teacher), with the prompts' common token prefix run once: (B, T, V).
+    """``completion_logits(model, pack(prompts, completions, pad_id))`` with the prompts' common
+    token prefix run once: (B, T, V). Used without gradient (the FD teacher) and with it (the
+    policy in the update): the repeated prefix cache is a differentiable copy, so the prefix's
+    gradient is the sum over the rows, exactly as through B separate copies of it.
 
     A step's teacher prompts share the system message, the few-shot examples and usually the
     question; only the feedback block differs. The prefix's KV cache (batch 1) is copied into the

@@ -553,6 +553,16 @@ class Trainer:
             n_tok=sum(len(rows[i].completion_ids) for i in active),
         )
 
+    def _policy_logits(self, model, packed, prompts, completions) -> torch.Tensor:
+        """The policy's completion logits for a micro-batch: with ``student_prefix_cache`` the prompts'
+        shared prefix runs once (gradient flows into it once per row, as through separate copies).
+        DDP expects one forward per backward, so several processes take the plain forward."""
+        if self.cfg.student_prefix_cache and self.acc.num_processes == 1:
+            return completion_logits_reusing_prefix(
+                model, prompts, completions, self.tokenizer.pad_token_id, self.acc.device
+            )
+        return completion_logits(model, packed)
+
     def _grpo_micro_loss(
         self, rs: list[Rollout], adv: torch.Tensor, old: torch.Tensor | None
     ) -> L.LossOutput:
@@ -561,15 +571,15 @@ class Trainer:
         packed = pack(
             [r.prompt_ids for r in rs], [r.completion_ids for r in rs], self.tokenizer.pad_token_id
         ).to(dev)
-        logits = completion_logits(self.model, packed)
+        prompts, completions = [r.prompt_ids for r in rs], [r.completion_ids for r in rs]
+        logits = self._policy_logits(self.model, packed, prompts, completions)
         logp = L.token_logprobs(logits, packed.completion_ids, cfg.temperature)
         mask = packed.completion_mask.float()
         ref = None
         if cfg.beta > 0:
             with torch.no_grad(), self.unwrapped.disable_adapter():
-                ref = L.token_logprobs(
-                    completion_logits(self.unwrapped, packed), packed.completion_ids, cfg.temperature
-                )
+                ref_logits = self._policy_logits(self.unwrapped, packed, prompts, completions)
+                ref = L.token_logprobs(ref_logits, packed.completion_ids, cfg.temperature)
         return L.grpo_loss(
             logp,
             logp.detach() if old is None else old.to(dev),
@@ -597,8 +607,9 @@ class Trainer:
                 )
             else:
                 t_logits = completion_logits(self.unwrapped, pack(teacher_prompts, completions, pad).to(dev))
-        student_in = pack([r.prompt_ids for r in rs], completions, pad).to(dev)
-        s_logits = completion_logits(self.model, student_in)
+        prompts = [r.prompt_ids for r in rs]
+        student_in = pack(prompts, completions, pad).to(dev)
+        s_logits = self._policy_logits(self.model, student_in, prompts, completions)
         return L.fd_loss(
             s_logits,
             t_logits,
@@ -617,11 +628,10 @@ class Trainer:
 
     @torch.no_grad()
     def _old_logps(self, rs: list[Rollout]) -> torch.Tensor:
-        packed = pack([r.prompt_ids for r in rs], [r.completion_ids for r in rs], self.tokenizer.pad_token_id)
-        packed = packed.to(self.acc.device)
-        return L.token_logprobs(
-            completion_logits(self.model, packed), packed.completion_ids, self.cfg.temperature
-        )
+        prompts, completions = [r.prompt_ids for r in rs], [r.completion_ids for r in rs]
+        packed = pack(prompts, completions, self.tokenizer.pad_token_id).to(self.acc.device)
+        logits = self._policy_logits(self.model, packed, prompts, completions)
+        return L.token_logprobs(logits, packed.completion_ids, self.cfg.temperature)
 
     # ----------------------------------------------------------------------------- eval
 
