@@ -133,30 +133,35 @@ def token_gaps(
     pad_id: int,
     temperature: float = 1.0,
 ):
-    """The teachers' per-token gaps and KLs along ``completion_ids``, in one batched forward.
+    """The teachers' per-token gaps and KLs along ``completion_ids``.
 
-    Row 0 is the student (``student_ids`` + completion), rows 1.. the teachers. Returns ``gap`` and
-    ``kl``, both (len(teacher_ids), T): gap = log p_T(y_t) − log p_S(y_t) and kl = KL(p_S‖p_T) over
-    the full vocabulary (the trainer's default divergence), both at ``temperature``.
+    Returns ``gap`` and ``kl``, both (len(teacher_ids), T): gap = log p_T(y_t) − log p_S(y_t) and
+    kl = KL(p_S‖p_T) over the full vocabulary (the trainer's default divergence), both at
+    ``temperature``. One forward per prompt: the prompts' lengths differ by whole feedback blocks,
+    so a batch would spend most of its time on padding.
     """
     import torch
 
     from leanfd.train.losses import reverse_kl
     from leanfd.train.rollout import completion_logits, pack
 
-    prompts = [list(student_ids), *[list(t) for t in teacher_ids]]
-    packed = pack(prompts, [list(completion_ids)] * len(prompts), pad_id)
     device = next(model.parameters()).device
+    tok = torch.tensor(list(completion_ids), device=device)
+
+    def logp_of(prompt: Sequence[int]):
+        packed = pack([list(prompt)], [list(completion_ids)], pad_id).to(device)
+        logits = completion_logits(model, packed)[0, : len(completion_ids)]
+        return torch.log_softmax(logits / temperature, -1)  # (T, V)
+
     with torch.no_grad():
-        logits = completion_logits(model, packed.to(device))[:, : len(completion_ids)]
-        logp = torch.log_softmax(logits / temperature, -1)
-        tok = torch.tensor(list(completion_ids), device=device)
-        lp = logp.gather(-1, tok.expand(len(prompts), -1).unsqueeze(-1)).squeeze(-1)
-        gap = lp[1:] - lp[:1]
-        kl = torch.stack(
-            [reverse_kl(logp[0], logp[i]) for i in range(1, len(prompts))]
-        )  # row by row: (T, V) each
-    return gap.cpu(), kl.cpu()
+        student = logp_of(student_ids)
+        s_tok = student.gather(-1, tok[:, None])[:, 0]
+        gaps, kls = [], []
+        for t in teacher_ids:
+            teacher = logp_of(t)
+            gaps.append(teacher.gather(-1, tok[:, None])[:, 0] - s_tok)
+            kls.append(reverse_kl(student, teacher))
+    return torch.stack(gaps).cpu(), torch.stack(kls).cpu()
 
 
 # ------------------------------------------------------------------------------ cases
