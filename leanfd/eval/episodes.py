@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -265,26 +264,15 @@ def evaluate_episodes(cfg: EvalConfig, *, policy=None, verifier=None, examples: 
 
     complete = {k: v for k, v in R.complete_problems(R.read_samples(cfg.out), cfg.n).items() if k in names}
     timings["wall_s"] = time.perf_counter() - t_wall
-    meta = {
-        "model": cfg.model if not cfg.adapter else f"{cfg.model}+{Path(cfg.adapter).name}",
-        "suite": cfg.suite,
-        "split": cfg.split,
-        "n": cfg.n,
-        "temperature": cfg.temperature,
-        "top_p": cfg.top_p,
-        "max_new_tokens": cfg.max_new_tokens,
-        "max_turns": cfg.max_turns,
-        "tools": ",".join(("check", *[t for t in cfg.tools if t != "check"])),
-        "max_episode_tokens": cfg.max_episode_tokens,
-        "backend": verifier.backend,
-        "estimator": "unbiased 1-C(n-c,k)/C(n,k)",
-        **{k: round(v, 3) for k, v in timings.items()},
-    }
-    df = summarize_episodes(complete, cfg.ks, meta, cfg.max_turns)
-    df["tokens_per_s"] = df["new_tokens"] / df["sample_s"].where(df["sample_s"] > 0)
-    ci = ["pass@k_lo", "pass@k_hi"]
-    df = df[[c for c in df.columns if c not in ci] + ci]
-    R.write_summary(cfg.out, df)
+    meta = R.run_meta(
+        cfg,
+        verifier.backend,
+        timings,
+        max_turns=cfg.max_turns,
+        tools=",".join(("check", *[t for t in cfg.tools if t != "check"])),
+        max_episode_tokens=cfg.max_episode_tokens,
+    )
+    df = R.finish_summary(cfg.out, summarize_episodes(complete, cfg.ks, meta, cfg.max_turns))
     plot_passk({cfg.out.name: df}, cfg.out / R.PLOT)
     plot_turns({cfg.out.name: df}, cfg.out / TURNS_PLOT)
     return EvalResult(summary=df, run_dir=cfg.out, timings=timings, skipped=skipped)

@@ -232,25 +232,14 @@ def evaluate(
     names = {p.name for p in problems}
     complete = {k: v for k, v in R.complete_problems(records, cfg.n).items() if k in names}
     timings["wall_s"] = time.perf_counter() - t_wall
-    meta = {
-        "model": cfg.model if not cfg.adapter else f"{cfg.model}+{Path(cfg.adapter).name}",
-        "suite": cfg.suite,
-        "split": cfg.split,
-        "n": cfg.n,
-        "temperature": cfg.temperature,
-        "top_p": cfg.top_p,
-        "max_new_tokens": cfg.max_new_tokens,
-        "prompt": cfg.prompt,
-        "few_shot": len(examples) if examples else cfg.few_shot,
-        "backend": verifier.backend,
-        "estimator": "unbiased 1-C(n-c,k)/C(n,k)",
-        **{k: round(v, 3) for k, v in timings.items()},
-    }
-    df = R.summarize_policies(complete, cfg.ks, meta, cfg.policies)
-    df["tokens_per_s"] = df["new_tokens"] / df["sample_s"].where(df["sample_s"] > 0)
-    ci = ["pass@k_lo", "pass@k_hi"]  # the columns added last, after every older one
-    df = df[[c for c in df.columns if c not in ci] + ci]
-    R.write_summary(cfg.out, df)
+    meta = R.run_meta(
+        cfg,
+        verifier.backend,
+        timings,
+        prompt=cfg.prompt,
+        few_shot=len(examples) if examples else cfg.few_shot,
+    )
+    df = R.finish_summary(cfg.out, R.summarize_policies(complete, cfg.ks, meta, cfg.policies))
     from leanfd.eval.plots import plot_passk
 
     if len(cfg.policies) == 1:

@@ -46,12 +46,7 @@ def plot_passk(runs: Mapping[str, pd.DataFrame], out: Path, title: str | None = 
     if title is None:
         title = _common_title(runs)
     ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    out = Path(out)
-    atomic_write(out, lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)
-    return out
+    return _save(fig, ax, out)
 
 
 def run_labels(paths: Sequence[Path]) -> list[str]:
@@ -111,6 +106,13 @@ def plot_turns(runs: Mapping[str, pd.DataFrame], out: Path, title: str | None = 
     ax.set_ylim(0, min(100.0, max(10.0, 1.15 * top)))
     ax.grid(True, which="major", alpha=0.3)
     ax.set_title(title or _common_title(runs).replace("pass@k (unbiased estimator)", "success by turn"))
+    return _save(fig, ax, out)
+
+
+def _save(fig, ax, out: Path) -> Path:
+    """Legend, layout, an atomic PNG write, and the figure closed."""
+    import matplotlib.pyplot as plt
+
     ax.legend(fontsize=8)
     fig.tight_layout()
     out = Path(out)

@@ -133,6 +133,33 @@ def summarize_policies(
     return out
 
 
+def run_meta(cfg, backend: str, timings: dict[str, float], **settings) -> dict:
+    """The summary's per-run columns: the sampling settings every run has, then ``settings`` (the
+    run kind's own), the backend, the estimator and the timings, in that column order."""
+    return {
+        "model": cfg.model if not cfg.adapter else f"{cfg.model}+{Path(cfg.adapter).name}",
+        "suite": cfg.suite,
+        "split": cfg.split,
+        "n": cfg.n,
+        "temperature": cfg.temperature,
+        "top_p": cfg.top_p,
+        "max_new_tokens": cfg.max_new_tokens,
+        **settings,
+        "backend": backend,
+        "estimator": "unbiased 1-C(n-c,k)/C(n,k)",
+        **{k: round(v, 3) for k, v in timings.items()},
+    }
+
+
+def finish_summary(run_dir: Path, df: pd.DataFrame) -> pd.DataFrame:
+    """Add ``tokens_per_s``, put the CI columns last (after every older one) and write the table."""
+    df["tokens_per_s"] = df["new_tokens"] / df["sample_s"].where(df["sample_s"] > 0)
+    ci = ["pass@k_lo", "pass@k_hi"]
+    df = df[[c for c in df.columns if c not in ci] + ci]
+    write_summary(run_dir, df)
+    return df
+
+
 def write_summary(run_dir: Path, df: pd.DataFrame) -> Path:
     path = Path(run_dir) / SUMMARY
     atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))

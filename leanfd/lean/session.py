@@ -186,12 +186,7 @@ class LeanSession:
         theorem as the problem does), also check that ``source``'s theorem states exactly that.
         Starts (or restarts) the process if needed; start-up time does not count against
         ``timeout_s``."""
-        if not self.alive or self._next_id >= self.max_requests:
-            self.start()
-        assert self._workdir is not None
-        rid = self._next_id
-        self._next_id += 1
-        reqdir = self._workdir / "req"
+        reqdir, rid = self._next_request()
         (reqdir / f"{rid}.lean").write_text(source, encoding="utf-8")
         if reference is not None:
             (reqdir / f"{rid}.ref").write_text(reference, encoding="utf-8")
@@ -228,17 +223,22 @@ class LeanSession:
                 res.time_s = time.perf_counter() - t0
                 return res
 
-    def query(self, kind: str, payload: str, timeout_s: float) -> dict:
-        """A library query about the imported environment (``names`` or ``describe``, with
-        ``payload`` one name per line; see the session program). Returns the program's answer; for
-        ``names``, the written file's text as ``"text"``. Raises :class:`SessionCrashed` if the
-        process dies or does not answer within ``timeout_s`` (it is then stopped)."""
+    def _next_request(self) -> tuple[Path, int]:
+        """The request directory and a fresh request id; (re)starts the process when it is down or
+        has served ``max_requests``."""
         if not self.alive or self._next_id >= self.max_requests:
             self.start()
         assert self._workdir is not None
         rid = self._next_id
         self._next_id += 1
-        reqdir = self._workdir / "req"
+        return self._workdir / "req", rid
+
+    def query(self, kind: str, payload: str, timeout_s: float) -> dict:
+        """A library query about the imported environment (``names`` or ``describe``, with
+        ``payload`` one name per line; see the session program). Returns the program's answer; for
+        ``names``, the written file's text as ``"text"``. Raises :class:`SessionCrashed` if the
+        process dies or does not answer within ``timeout_s`` (it is then stopped)."""
+        reqdir, rid = self._next_request()
         (reqdir / f"{rid}.lean").write_text(payload, encoding="utf-8")
         tmp = reqdir / f"{rid}.tmp"
         tmp.write_text(f"#{kind}\n", encoding="utf-8")
