@@ -173,10 +173,10 @@ def suite_path(tmp_path_factory):
     return path
 
 
-def teach_episodes(suite_path, verifier):
-    """The tiny random model taught, on scripted episodes played in the real env, to answer
-    ``by decide`` first and ``by omega`` after Lean's error (cross-entropy on the policy tokens
-    only, until their mean loss is < 0.005)."""
+def teach_episodes(suite_path, verifier, max_turns: int = 3):
+    """The tiny random model taught, on scripted episodes played in the real env (``max_turns``
+    turns), to answer ``by decide`` first and ``by omega`` after Lean's error (cross-entropy on the
+    policy tokens only, until their mean loss is < 0.005)."""
     from leanfd.data import load_suite
     from leanfd.models.testing import tiny_random_policy
 
@@ -184,7 +184,7 @@ def teach_episodes(suite_path, verifier):
     tok, model = policy.tokenizer, policy.model
     rows = []
     for p in load_suite(suite_path, split="test"):
-        env = LeanEnv(p, tok, max_turns=3, verifier=verifier)
+        env = LeanEnv(p, tok, max_turns=max_turns, verifier=verifier)
         env.reset()
         for answer in (DECIDE, OMEGA):
             _, _, done, _ = env.step(tok.encode(answer, add_special_tokens=False))

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 
 from leanfd.data.problem import Problem
 from leanfd.env.actions import CALL_EXAMPLE, Call, parse_action
-from leanfd.env.tools import FEEDBACK_FORMATS, ToolError, goals, read, run_check, search
+from leanfd.env.tools import FEEDBACK_FORMATS, CheckOutcome, ToolError, goals, read, run_check, search
 from leanfd.lean.types import Verdict
 from leanfd.lean.verify import Verifier, VerifyInputError
 
@@ -248,6 +248,7 @@ class LeanEnv:
             "read": self._read,
         }
         self.episode: Episode | None = None
+        self.checks: list[CheckOutcome] = []
 
     # -- rendering
     @property
@@ -320,7 +321,9 @@ class LeanEnv:
                 return False
         return True
 
-    def initial_messages(self) -> list[dict]:
+    def initial_messages(self, context: str = "") -> list[dict]:
+        """The system message and the question. ``context`` (a trainer's feedback block for its
+        teacher) goes after the question in the user message; empty, it adds nothing."""
         p = self.problem
         code = (p.header.strip() + "\n\n" if p.header.strip() else "") + p.statement.strip()
         if self.system_prompt is not None:
@@ -334,10 +337,17 @@ class LeanEnv:
                 args = ", ".join(f["parameters"]["properties"])
                 lines.append(f"  - {t}({args}): {f['description']}")
             system = PLAIN_SYSTEM.format(tools="\n".join(lines), turns=self.max_turns)
-        return [
-            {"role": "system", "content": system},
-            {"role": "user", "content": USER_PROMPT.format(code=code)},
-        ]
+        question = USER_PROMPT.format(code=code)
+        if context.strip():
+            question += "\n\n" + context.strip()
+        return [{"role": "system", "content": system}, {"role": "user", "content": question}]
+
+    def prompt_ids(self, context: str = "") -> list[int]:
+        """The prompt's ids (what :meth:`reset` starts the episode with), with ``context`` after the
+        question (see :meth:`initial_messages`). A trainer's teacher reads an episode as
+        ``prompt_ids(feedback) + episode.ids[episode.prompt_len:]``: the same turns and replies, id
+        for id, after a prompt that also holds the feedback."""
+        return self._render(self.initial_messages(context), True)
 
     # -- the episode
     def reset(self) -> Observation:
@@ -346,11 +356,14 @@ class LeanEnv:
         ep = Episode(
             problem={"name": p.name, "statement": p.statement, "header": p.header}, protocol=self.protocol
         )
-        ids = self._render(self.initial_messages(), True)
+        ids = self.prompt_ids()
         text = self._decode(ids)
         self._append(ep, ids, 0, None, text)
         ep.prompt_len = len(ids)
         self.episode = ep
+        #: every check of the episode in order, as verified (attempt and the whole verdict, goals
+        #: included): what a trainer's feedback on the episode's last failed check needs
+        self.checks: list[CheckOutcome] = []
         return Observation(ids, text, self.max_tokens - len(ep.ids))
 
     def step(
@@ -455,6 +468,7 @@ class LeanEnv:
         )
         turn = self.episode.turns[-1]
         turn.verdicts.append(_verdict_record(out.verdict))
+        self.checks.append(out)
         if out.verdict.ok:
             self.episode.proved = True
         return out.text

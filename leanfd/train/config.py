@@ -100,6 +100,29 @@ class TrainConfig:
         0.3, "vllm sampler: fraction of GPU memory vLLM may take (colocated)."
     )
 
+    # ---------------------------------------------------------------- episodes
+    max_turns: int = _opt(
+        1,
+        "Turns per episode. Above 1, or with --tools, each attempt is an episode (leanfd.env.LeanEnv): "
+        "the policy checks proofs, reads Lean's errors and calls tools over up to this many turns; its "
+        "reward is 1 if any check proved the theorem. Losses count the policy's tokens only. 1 without "
+        "--tools is the single-attempt path.",
+    )
+    tools: list[str] = _opt(
+        [],
+        "Tools offered in episodes besides check, comma-separated among check, goals, search, read. "
+        "Empty: the policy only writes ```lean blocks, which are checked.",
+    )
+    max_episode_tokens: int = _opt(
+        4096,
+        "Token budget of a whole episode (prompt, turns and replies); --max-new-tokens caps each turn.",
+    )
+    turn_cost: float = _opt(
+        0.0,
+        "Episodes, GRPO: subtracted from the reward per policy turn (reward = proved - cost x turns). 0 "
+        "(default): only the result counts; a small cost (e.g. 0.05) prefers proving in fewer turns.",
+    )
+
     # ---------------------------------------------------------------- verifier
     backend: str = _opt(
         "auto",
@@ -251,6 +274,24 @@ class TrainConfig:
             except ValueError:
                 bad(f"eval_ks={self.eval_ks!r}: give comma-separated integers, e.g. 1,2,4,8")
 
+        if isinstance(self.tools, str):  # "check,search" from the command line
+            self.tools = [t.strip() for t in self.tools.split(",") if t.strip()]
+        self.tools = list(self.tools)
+        from leanfd.env.episode import TOOL_SCHEMAS
+
+        if any(t not in TOOL_SCHEMAS for t in self.tools) or len(set(self.tools)) != len(self.tools):
+            bad(f"tools={','.join(self.tools)!r}: give distinct tools among {', '.join(TOOL_SCHEMAS)}")
+        if self.max_turns < 1 or self.max_episode_tokens < 1:
+            bad(
+                f"max_turns={self.max_turns}, max_episode_tokens={self.max_episode_tokens}: both must be >= 1"
+            )
+        if self.turn_cost < 0:
+            bad(f"turn_cost={self.turn_cost} must be >= 0 (it is subtracted per turn)")
+        if self.episodes and self.few_shot:
+            bad(
+                f"few_shot={self.few_shot} with episodes: the episode prompt shows no examples; use --few-shot 0"
+            )
+
         def one_of(name: str, allowed: tuple[str, ...]) -> None:
             if getattr(self, name) not in allowed:
                 bad(f"{name}={getattr(self, name)!r}; choose one of {', '.join(allowed)}")
@@ -324,6 +365,16 @@ class TrainConfig:
                 )
         if self.is_cap <= 0:
             bad(f"is_cap={self.is_cap} must be > 0")
+
+    @property
+    def episodes(self) -> bool:
+        """Whether attempts are multi-turn episodes (``max_turns`` above 1, or ``tools``)."""
+        return self.max_turns > 1 or bool(self.tools)
+
+    @property
+    def max_policy_tokens(self) -> int:
+        """The most tokens the policy can write in one attempt (the constant of seq-sum-norm)."""
+        return self.max_new_tokens * (self.max_turns if self.episodes else 1)
 
     # ------------------------------------------------------------------------------------------ I/O
 

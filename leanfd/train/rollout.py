@@ -39,6 +39,16 @@ class Rollout:
     reward: float
     feedback: str | None = None  # the teacher's feedback block; None = no teacher for this attempt
     teacher_prompt_ids: list[int] | None = None
+    #: episodes (``--max-turns``): 1 where ``completion_ids`` holds a policy token, 0 where the
+    #: environment's (tool results, Lean's replies); None = every token is the policy's. Every loss
+    #: term counts policy tokens only; ``entropies`` then hold the policy tokens' alone.
+    mask: list[int] | None = None
+    episode: dict | None = None  # the episode's record (leanfd.train.episodes), for rollouts.jsonl
+
+    @property
+    def policy_tokens(self) -> int:
+        """How many of ``completion_ids`` the policy produced (the tokens its losses count)."""
+        return len(self.completion_ids) if self.mask is None else sum(self.mask)
 
 
 @dataclass
@@ -72,7 +82,14 @@ def student_prompt(problem: Problem, tokenizer, style: str = "chat", examples: S
 
 
 def teacher_context(feedback: str) -> str:
-    """The block the teacher sees after the question: the feedback, then the instruction to solve."""
+    """The block the teacher sees after the question: the feedback, then the instruction to solve.
+    Empty feedback adds nothing, so the teacher's context is the student's (teacher = student).
+
+    >>> teacher_context("")
+    ''
+    """
+    if not feedback.strip():
+        return ""
     return f"{feedback.strip()}\n\n{SOLVE_AGAIN}"
 
 
@@ -215,16 +232,22 @@ def collect_rollouts(
     feedback_s = time.perf_counter() - t0
 
     batch = RolloutBatch(rollouts, group_size, sample_s, verify_s, feedback_s)
-    n_tok = sum(len(r.completion_ids) for r in rollouts)
-    batch.stats = {
-        "reward_mean": sum(r.reward for r in rollouts) / max(1, len(rollouts)),
-        "no_proof_frac": sum(r.proof is None for r in rollouts) / max(1, len(rollouts)),
-        "completion_tokens": float(n_tok),
-        "completion_len_mean": n_tok / max(1, len(rollouts)),
-        "sample_entropy": sum(sum(r.entropies) for r in rollouts) / max(1, n_tok),
-        "teacher_frac": sum(r.feedback is not None for r in rollouts) / max(1, len(rollouts)),
-    }
+    batch.stats = rollout_stats(rollouts)
     return batch
+
+
+def rollout_stats(rollouts: Sequence[Rollout]) -> dict[str, float]:
+    """A step's rollout metrics; token counts and entropy are over the policy's tokens only."""
+    n = max(1, len(rollouts))
+    n_tok = sum(r.policy_tokens for r in rollouts)
+    return {
+        "reward_mean": sum(r.reward for r in rollouts) / n,
+        "no_proof_frac": sum(r.proof is None for r in rollouts) / n,
+        "completion_tokens": float(n_tok),
+        "completion_len_mean": n_tok / n,
+        "sample_entropy": sum(sum(r.entropies) for r in rollouts) / max(1, n_tok),
+        "teacher_frac": sum(r.feedback is not None for r in rollouts) / n,
+    }
 
 
 # ------------------------------------------------------------------------------------- tensors
@@ -242,7 +265,7 @@ class Packed:
     attention_mask: torch.Tensor  # (B, Lp + T)
     position_ids: torch.Tensor  # (B, Lp + T), counted from each row's first real token
     completion_ids: torch.Tensor  # (B, T)
-    completion_mask: torch.Tensor  # (B, T) 1 on real completion tokens
+    completion_mask: torch.Tensor  # (B, T) 1 on real completion tokens (policy tokens, in episodes)
     prompt_len: int  # Lp
 
     def to(self, device) -> Packed:
@@ -256,12 +279,21 @@ class Packed:
         )
 
 
-def pack(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]], pad_id: int) -> Packed:
-    """Lay out prompt/completion pairs; see :class:`Packed`."""
+def pack(
+    prompts: Sequence[Sequence[int]],
+    completions: Sequence[Sequence[int]],
+    pad_id: int,
+    masks: Sequence[Sequence[int] | None] | None = None,
+) -> Packed:
+    """Lay out prompt/completion pairs; see :class:`Packed`. ``masks`` (one per completion, None =
+    all ones) zero the completion tokens no loss may count (an episode's environment tokens): they
+    stay in the input as context, and ``completion_mask`` is 0 on them."""
     if len(prompts) != len(completions) or not prompts:
         raise ValueError(
             f"pack needs as many prompts as completions (>0); got {len(prompts)} and {len(completions)}"
         )
+    if masks is not None and len(masks) != len(completions):
+        raise ValueError(f"pack: {len(masks)} masks for {len(completions)} completions")
     lp = max(len(p) for p in prompts)
     t = max(1, max(len(c) for c in completions))
     b = len(prompts)
@@ -272,7 +304,13 @@ def pack(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]],
         ids[i, lp : lp + len(c)] = torch.tensor(list(c), dtype=torch.long)
         att[i, lp - len(p) : lp + len(c)] = 1
     pos = (att.cumsum(-1) - 1).clamp(min=0)
-    return Packed(ids, att, pos, ids[:, lp:].clone(), att[:, lp:].clone(), lp)
+    cmask = att[:, lp:].clone()
+    for i, m in enumerate(masks or ()):
+        if m is not None:
+            if len(m) != len(completions[i]):
+                raise ValueError(f"pack: mask {i} has {len(m)} entries for {len(completions[i])} tokens")
+            cmask[i, : len(m)] *= torch.tensor(list(m), dtype=torch.long)
+    return Packed(ids, att, pos, ids[:, lp:].clone(), cmask, lp)
 
 
 def completion_logits(model, packed: Packed) -> torch.Tensor:

@@ -1,5 +1,5 @@
 """A training run's logs: ``metrics.csv`` (one row per step), TensorBoard scalars, ``rollouts.jsonl``
-(every attempt), ``eval/summary.jsonl`` and the console lines. On resume, rows past the resumed
+(every attempt; in an episode run, every episode whole), ``eval/summary.jsonl`` and the console lines. On resume, rows past the resumed
 step (and a line cut short by a kill) are dropped, so the logs read as one uninterrupted run."""
 
 from __future__ import annotations
@@ -79,6 +79,13 @@ def rollout_rows(step: int, phase: str, batch: RolloutBatch) -> list[dict[str, A
                 "feedback": r.feedback,
             }
         )
+        if r.episode is not None:  # the whole episode: turns, calls, observations, verdicts, ids, mask
+            ep = r.episode
+            rows[-1]["completion_tokens"] = ep["policy_tokens"]
+            rows[-1].update(
+                {k: ep[k] for k in ("turns", "tool_calls", "checks", "proved_turn", "env_tokens")}
+            )
+            rows[-1]["episode"] = ep["episode"]
     return rows
 
 
@@ -117,8 +124,11 @@ class RunLog:
         world: int = 1,
         tensorboard: bool = False,
         log_rollouts: bool = False,
+        columns: list[str] | None = None,
     ) -> None:
         self.out = Path(out)
+        #: metrics.csv's columns: :data:`METRIC_COLUMNS`, then an episode run's (leanfd.train.episodes)
+        self.columns = list(columns or METRIC_COLUMNS)
         self.main = main
         self.steps = steps
         self.tensorboard = tensorboard
@@ -147,7 +157,7 @@ class RunLog:
 
         def write(tmp: Path) -> None:
             with open(tmp, "w", newline="") as f:
-                w = csv.DictWriter(f, METRIC_COLUMNS, extrasaction="ignore")
+                w = csv.DictWriter(f, self.columns, extrasaction="ignore")
                 w.writeheader()
                 w.writerows(kept_rows)
 
@@ -168,7 +178,7 @@ class RunLog:
         if not self.main:
             return
         with open(self.metrics_path, "a", newline="") as f:
-            csv.DictWriter(f, METRIC_COLUMNS, extrasaction="ignore").writerow(
+            csv.DictWriter(f, self.columns, extrasaction="ignore").writerow(
                 {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
             )
         self._scalars("train", row, row["step"], skip=("step",))

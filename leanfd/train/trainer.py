@@ -69,6 +69,7 @@ from leanfd.io import atomic_write
 from leanfd.train import checkpoint
 from leanfd.train import losses as L
 from leanfd.train.config import TrainConfig
+from leanfd.train.episodes import collect_episode_rollouts, episode_columns
 from leanfd.train.rollout import (
     Rollout,
     RolloutBatch,
@@ -78,7 +79,7 @@ from leanfd.train.rollout import (
     critic_feedback,
     pack,
 )
-from leanfd.train.runlog import RunLog, reduce_over_ranks
+from leanfd.train.runlog import METRIC_COLUMNS, RunLog, reduce_over_ranks
 from leanfd.train.teacher import make_ema, teacher_weights
 
 # ------------------------------------------------------------------------------------- data order
@@ -132,13 +133,13 @@ class UpdatePlan:
     micro_batches: list[list[int]]  # indices of the training rows
     aggregation: str  # of the phase's loss (losses.AGGREGATIONS)
     n_seq: int  # sequences a sequence-mean aggregation averages over
-    n_tok: int  # completion tokens of the training rows
+    n_tok: int  # completion tokens of the training rows (the policy's only, in episodes)
 
     def weight(self, rs: Sequence[Rollout]) -> float:
         """The share of micro-batch ``rs`` in the full-batch loss, so its gradients accumulate to
         the full-batch gradient (not the mean of micro-batch losses)."""
         if self.aggregation == "token-mean":
-            return sum(len(r.completion_ids) for r in rs) / max(1, self.n_tok)
+            return sum(r.policy_tokens for r in rs) / max(1, self.n_tok)
         return len(rs) / max(1, self.n_seq)
 
 
@@ -188,6 +189,7 @@ class Trainer:
             world=self.acc.num_processes,
             tensorboard=cfg.tensorboard,
             log_rollouts=cfg.log_rollouts,
+            columns=METRIC_COLUMNS + (episode_columns(cfg.max_turns) if cfg.episodes else []),
         )
 
     # ----------------------------------------------------------------------------- setup
@@ -289,13 +291,22 @@ class Trainer:
 
             cfg = self.cfg
             # A warm daemon (leanfd daemon start) verifies for us: no sessions of our own beside it.
-            self.verifier = running_daemon(cfg.backend) or Verifier(
+            # Not for episodes: their tools call the verifier with its own defaults (policy included).
+            daemon = None if cfg.episodes else running_daemon(cfg.backend)
+            self.verifier = daemon or Verifier(
                 cfg.backend,
                 cfg.workers,
                 timeout_s=cfg.timeout_s,
                 heartbeats=cfg.heartbeats,
+                policy=cfg.verify_policy,
             )
             self._own_verifier = True
+        elif self.cfg.episodes and getattr(self.verifier, "policy", "strict") != self.cfg.verify_policy:
+            raise ValueError(
+                f"--policy {self.cfg.verify_policy}: episodes are judged by the verifier's own preset "
+                f"({getattr(self.verifier, 'policy', 'strict')}); pass a Verifier(policy="
+                f"{self.cfg.verify_policy!r})"
+            )
         return self.verifier
 
     def _start_lean(self) -> None:
@@ -306,10 +317,15 @@ class Trainer:
         imports = {split_header(p.header)[0] for p in self.train_problems}
         self._lean_start = BackgroundStart(self._get_verifier(), imports)
 
-    def _verify(self, attempts):
+    def _wait_for_lean(self):
+        """The verifier, once its sessions started in the background are up."""
         start = getattr(self, "_lean_start", None)
         if start is not None and start.waited_s is None:
             start.wait()
+        return self._get_verifier()
+
+    def _verify(self, attempts):
+        self._wait_for_lean()
         cfg = self.cfg  # passed each call: a daemon's verifier has its own defaults
         return self._get_verifier().verify(
             attempts, timeout_s=cfg.timeout_s, heartbeats=cfg.heartbeats, policy=cfg.verify_policy
@@ -428,6 +444,8 @@ class Trainer:
             "fd_div": m.get("fd_div", nan),
             "student_entropy": m.get("student_entropy", nan),
         }
+        if self.cfg.episodes:
+            row.update({c: s[c] for c in episode_columns(self.cfg.max_turns)})
         self.log.rollouts(step + 1, phase, batch)
         # under DDP each rank saw its own problems: the step's metrics are those of all ranks
         return StepResult(step + 1, phase, reduce_over_ranks(self.acc, row))
@@ -437,9 +455,30 @@ class Trainer:
         cfg = self.cfg
         world, rank = self.acc.num_processes, self.acc.process_index
         problems = self.stream.next(cfg.problems_per_step * world)[rank::world]
-        feedback = critic_feedback(cfg.feedback) if self.phase_of(step) == "fd" else None
+        fd = self.phase_of(step) == "fd"
+        seed = cfg.seed * 1_000_003 + step * world + rank
         self.unwrapped.eval()
         try:
+            if cfg.episodes:
+                return collect_episode_rollouts(
+                    problems,
+                    sampler=self.sampler,
+                    tokenizer=self.tokenizer,
+                    verifier=self._wait_for_lean(),
+                    group_size=cfg.group_size,
+                    temperature=cfg.temperature,
+                    top_p=cfg.top_p,
+                    max_new_tokens=cfg.max_new_tokens,
+                    seed=seed,
+                    max_turns=cfg.max_turns,
+                    tools=cfg.tools,
+                    max_episode_tokens=cfg.max_episode_tokens,
+                    timeout_s=cfg.timeout_s,
+                    turn_cost=cfg.turn_cost,
+                    feedback=cfg.feedback if fd else None,
+                    feedback_on_success=cfg.fd_on_success,
+                    sibling_demos=cfg.sibling_demo,
+                )
             return collect_rollouts(
                 problems,
                 sampler=self.sampler,
@@ -449,8 +488,8 @@ class Trainer:
                 temperature=cfg.temperature,
                 top_p=cfg.top_p,
                 max_new_tokens=cfg.max_new_tokens,
-                seed=cfg.seed * 1_000_003 + step * world + rank,
-                feedback=feedback,
+                seed=seed,
+                feedback=critic_feedback(cfg.feedback) if fd else None,
                 feedback_on_success=cfg.fd_on_success,
                 sibling_demos=cfg.sibling_demo,
                 prompt_style=cfg.prompt,
@@ -550,7 +589,7 @@ class Trainer:
             micro_batches=[active[i : i + m] for i in range(0, len(active), m)],
             aggregation=aggregation,
             n_seq=n_seq,
-            n_tok=sum(len(rows[i].completion_ids) for i in active),
+            n_tok=sum(rows[i].policy_tokens for i in active),
         )
 
     def _policy_logits(self, model, packed, prompts, completions) -> torch.Tensor:
@@ -568,10 +607,9 @@ class Trainer:
     ) -> L.LossOutput:
         cfg = self.cfg
         dev = self.acc.device
-        packed = pack(
-            [r.prompt_ids for r in rs], [r.completion_ids for r in rs], self.tokenizer.pad_token_id
-        ).to(dev)
         prompts, completions = [r.prompt_ids for r in rs], [r.completion_ids for r in rs]
+        # an episode's environment tokens are context: mask 0, no loss term counts them
+        packed = pack(prompts, completions, self.tokenizer.pad_token_id, [r.mask for r in rs]).to(dev)
         logits = self._policy_logits(self.model, packed, prompts, completions)
         logp = L.token_logprobs(logits, packed.completion_ids, cfg.temperature)
         mask = packed.completion_mask.float()
@@ -590,7 +628,7 @@ class Trainer:
             ref_logp=ref,
             beta=cfg.beta,
             aggregation=cfg.grpo_aggregation,
-            max_len=cfg.max_new_tokens,
+            max_len=cfg.max_policy_tokens,
         )
 
     def _fd_micro_loss(self, rs: list[Rollout], old: torch.Tensor | None) -> L.LossOutput:
@@ -608,7 +646,7 @@ class Trainer:
             else:
                 t_logits = completion_logits(self.unwrapped, pack(teacher_prompts, completions, pad).to(dev))
         prompts = [r.prompt_ids for r in rs]
-        student_in = pack(prompts, completions, pad).to(dev)
+        student_in = pack(prompts, completions, pad, [r.mask for r in rs]).to(dev)
         s_logits = self._policy_logits(self.model, student_in, prompts, completions)
         return L.fd_loss(
             s_logits,
@@ -623,7 +661,7 @@ class Trainer:
             old_logp=None if old is None else old.to(dev),
             is_cap=cfg.is_cap,
             aggregation=cfg.fd_aggregation,
-            max_len=cfg.max_new_tokens,
+            max_len=cfg.max_policy_tokens,
         )
 
     @torch.no_grad()
@@ -664,6 +702,9 @@ class Trainer:
             verify_policy=cfg.verify_policy,
             batch_size=cfg.batch_size,
             prompt=cfg.prompt,
+            max_turns=cfg.max_turns,
+            tools=tuple(cfg.tools),
+            max_episode_tokens=cfg.max_episode_tokens,
             progress=False,
         )
         self.unwrapped.eval()
