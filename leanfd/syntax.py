@@ -1,5 +1,5 @@
 """Lean 4 lexing for the whole package: comments, literals, tokens, the top-level ``:=`` of a
-signature, and the proof inside a model completion.
+signature, a file's leading imports, and the proof inside a model completion.
 
 It follows Lean's own tokenizer (``Lean/Parser/Basic.lean``), because the guard is only as good as
 its agreement with Lean on what is code: block comments nest and skip the character after ``/-``;
@@ -207,6 +207,39 @@ def top_level_assign(text: str, start: int = 0) -> int | None:
         if t.kind == "symbol" and t.text == ":=" and t.depth == 0:
             return start + t.start
     return None
+
+
+# Only text up to the last word ``import`` can hold a file's imports (Lean allows comments before
+# an import on its line, so the word need not start the line); the lexer decides which are code.
+_IMPORT_ANYWHERE = re.compile(r"\bimport\b[^\n]*")
+_IMPORT_LINE = re.compile(r"[ \t]*import[ \t]+(?P<mods>[^\n]*?)[ \t]*(?=\n|\Z)")
+
+
+def file_imports(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """The modules ``text`` imports in its leading ``import`` lines, and each line's span. Lean
+    reads imports only before the first command, with any comments (nested ones too) around them;
+    an ``import`` after the first command is not one of these (the guard refuses it).
+
+    >>> text = "/- a /- b -/\\nimport Lean -/\\nimport Init -- c\\ntheorem t : True := trivial"
+    >>> mods, spans = file_imports(text)
+    >>> mods, [text[a:b] for a, b in spans]
+    (['Init'], ['import Init -- c'])
+    """
+    # Lexing is left to right, so blanking that prefix alone gives the same code there.
+    last = max((m.end() for m in _IMPORT_ANYWHERE.finditer(text)), default=0)
+    code = blank_comments_and_strings(text[:last])
+    mods: list[str] = []
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while True:
+        while i < len(code) and code[i].isspace():
+            i += 1
+        m = _IMPORT_LINE.match(code, i)
+        if not m or not m.group("mods"):
+            return mods, spans
+        mods.extend(m.group("mods").split())
+        spans.append((m.start(), m.end()))
+        i = m.end()
 
 
 # --------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 from leanfd.syntax import (
     blank_comments_and_strings,
     extract_proof,
+    file_imports,
     identifiers,
     name_parts,
     tokenize,
@@ -143,6 +144,43 @@ def test_identifiers(code, names):
 )
 def test_name_parts(name, parts):
     assert name_parts(name) == parts
+
+
+# A file's leading imports: comments (nested ones too) may sit before, between and after them; an
+# `import` inside a comment, or after the first command, is not one.
+IMPORTS = [
+    ("import Init\nimport Std.Data\ntheorem t : True := trivial", ["Init", "Std.Data"]),
+    ("import Init Std  -- two on a line\ntheorem t : True := trivial", ["Init", "Std"]),
+    ("theorem t : True := trivial", []),
+    ("/- a /- b -/ c -/\nimport Init\ntheorem t : True := trivial", ["Init"]),
+    ("/- a /- b -/\nimport Lean\n-/\nimport Init\ntheorem t : True := trivial", ["Init"]),
+    ("import Init\n/- a /- b -/\nimport Lean -/\nimport Std\ntheorem t : True := trivial", ["Init", "Std"]),
+    ("/- a /- b -/ -/ import Init\ntheorem t : True := trivial", ["Init"]),
+    ("-- import Lean\nimport Init", ["Init"]),
+    ("/-- doc -/\ntheorem t : True := trivial\nimport Lean", []),
+    ("/- unterminated\nimport Lean", []),
+]
+
+
+@pytest.mark.parametrize("text, mods", IMPORTS)
+def test_file_imports(text, mods):
+    found, spans = file_imports(text)
+    assert found == mods
+    assert all(text[a:b].startswith("import ") for a, b in spans) and bool(spans) == bool(mods)
+
+
+@pytest.mark.parametrize("text, mods", IMPORTS)
+def test_leanfd_check_reads_the_same_imports(text, mods):
+    """`leanfd check` picks its session by these imports and blanks exactly their lines."""
+    from leanfd.lean.check import leading_imports
+
+    imports, source = leading_imports(text)
+    assert imports == (tuple(mods) or ("Init",))
+    assert len(source) == len(text) and source.count("\n") == text.count("\n")
+    assert file_imports(source)[0] == []
+    assert source.replace(" ", "") == "".join(
+        text[i] for i in range(len(text)) if not any(a <= i < b for a, b in file_imports(text)[1])
+    ).replace(" ", "")
 
 
 ST = "theorem add_zero' (n : Nat) : n + 0 = n :="

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from pathlib import Path
 
 from leanfd.lean import backends
 from leanfd.lean.types import LeanMessage
 from leanfd.lean.verify import Verifier
-
-_IMPORT = re.compile(r"^\s*import\s+(.+?)\s*$")
+from leanfd.syntax import file_imports
 
 
 def check_file(path: Path, backend: str = "auto", timeout_s: float = 600.0) -> list[LeanMessage]:
@@ -28,23 +26,13 @@ def check_file(path: Path, backend: str = "auto", timeout_s: float = 600.0) -> l
 
 
 def leading_imports(text: str) -> tuple[tuple[str, ...], str]:
-    """A file's imports, and the file with its import lines blanked (every position kept)."""
-    imports: list[str] = []
-    lines = text.split("\n")
-    in_comment = False
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if in_comment or stripped.startswith("/-"):
-            in_comment = "-/" not in stripped
-            continue
-        if not stripped or stripped.startswith("--"):
-            continue
-        m = _IMPORT.match(line)
-        if not m:
-            break
-        imports += m.group(1).split()
-        lines[i] = " " * len(line)
-    return tuple(imports) or ("Init",), "\n".join(lines)
+    """A file's imports (``Init`` if none), and the file with its import lines blanked (every
+    position kept). The lexer reads the imports (:func:`leanfd.syntax.file_imports`, as the
+    verifier does), so a commented-out ``import`` inside a nested ``/- -/`` is not one."""
+    mods, spans = file_imports(text)
+    for a, b in spans:
+        text = text[:a] + " " * (b - a) + text[b:]
+    return tuple(mods) or ("Init",), text
 
 
 def check_text(verifier: Verifier, text: str, timeout_s: float = 600.0) -> list[LeanMessage]:

@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from leanfd.syntax import Token, blank_comments_and_strings, identifiers, name_parts, tokenize
+from leanfd.syntax import Token, blank_comments_and_strings, file_imports, identifiers, name_parts, tokenize
 
 #: Maximum proof length in characters (longer text is refused before it reaches Lean).
 MAX_PROOF_CHARS = 50_000
@@ -321,8 +321,6 @@ def screen(proof: str, heartbeats: int = 200_000, preset: str = "strict") -> str
 _FILE_ALLOWED = {"theorem", "lemma", "def", "abbrev", "private", "protected", "noncomputable", "scoped"}
 _FILE_WORDS = {w: why for w, why in _FORBIDDEN_WORDS.items() if w not in _FILE_ALLOWED}
 _FILE_WORDS["import"] = "imports are allowed only at the top of the file"
-_IMPORT_ANYWHERE = re.compile(r"^[ \t]*import\b[^\n]*", re.MULTILINE)
-_IMPORT_LINE = re.compile(r"[ \t]*import[ \t]+(?P<mods>[^\n]*?)[ \t]*(?=\n|\Z)")
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_']*(?:\.[A-Za-z_][A-Za-z0-9_']*)*")
 
 # The commands a file may consist of, as the Lean session names them (the second wall: whatever
@@ -336,27 +334,6 @@ _FILE_COMMANDS = {
     "Lean.Parser.Command.moduleDoc",  # a `/-! … -/` comment
 }
 _SET_OPTION = "Lean.Parser.Command.set_option "
-
-
-def file_imports(text: str) -> tuple[list[str], list[tuple[int, int]]]:
-    """The modules ``text`` imports in its leading ``import`` lines, and each line's span. Lean
-    reads imports only before the first command; an ``import`` anywhere else is refused."""
-    # Only the text up to the last line that starts with `import` can hold the leading imports
-    # (lexing is left to right, so blanking that prefix alone gives the same code there).
-    last = max((m.end() for m in _IMPORT_ANYWHERE.finditer(text)), default=0)
-    code = blank_comments_and_strings(text[:last])
-    mods: list[str] = []
-    spans: list[tuple[int, int]] = []
-    i = 0
-    while True:
-        while i < len(code) and code[i].isspace():
-            i += 1
-        m = _IMPORT_LINE.match(code, i)
-        if not m or not m.group("mods"):
-            return mods, spans
-        mods.extend(m.group("mods").split())
-        spans.append((m.start(), m.end()))
-        i = m.end()
 
 
 def normalise_file(text: str) -> str:

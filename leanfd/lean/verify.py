@@ -30,7 +30,6 @@ from leanfd.lean import backends
 from leanfd.lean.guard import (
     cap_options,
     file_command_refusal,
-    file_imports,
     normalise_file,
     option_limit,
     screen,
@@ -39,6 +38,7 @@ from leanfd.lean.guard import (
 from leanfd.lean.guard import policy as get_policy
 from leanfd.lean.session import LeanSession, RawResult, SessionCrashed
 from leanfd.lean.types import LeanMessage, Verdict
+from leanfd.syntax import file_imports
 
 #: Axioms that make a proof untrustworthy (the session program flags these).
 FORBIDDEN_AXIOMS = frozenset({"sorryAx", "Lean.ofReduceBool", "Lean.ofReduceNat", "Lean.trustCompiler"})
