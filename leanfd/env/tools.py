@@ -29,8 +29,10 @@ from leanfd.syntax import extract_proof, tokenize
 #: Feedback formats of ``check``: ``errors`` (the Kimina-Prover-RL error-fixing format, the
 #: default), ``critique`` (the critic's step-aligned critique) and ``binary`` (the verdict only).
 FEEDBACK_FORMATS = ("errors", "critique", "binary")
-#: Kimina-Prover-RL's limits for its error-fixing turn (at most 3 errors, ±2 lines of code around
-#: each, 3,000 characters in all); see ``../shared/facts/agents.md``.
+#: The limits of Kimina-Prover's error-fixing turn (Kimina-Prover, arXiv 2504.11354, and its open
+#: RL recipe kimina-prover-rl): the answer is followed by a user turn with at most 3 errors, each
+#: with the goal before it and ±2 numbered lines of code around it, the error line marked ``>``;
+#: Kimina drops a feedback over 3,000 characters, this module keeps whole errors up to that size.
 MAX_ERRORS = 3
 SNIPPET_LINES = 2
 MAX_FEEDBACK_CHARS = 3000

@@ -17,7 +17,9 @@ whether its theorem states exactly the reference's statement, and how long it to
 deletes the request files. A request whose line 1 starts with `#` is a library query (`#names`,
 `#describe`, for agents' search; see "Library queries" below).
 
-It never reads stdin: emscripten's stdin on a pipe does not work in the embedded build (facts).
+It never reads stdin: in the embedded build emscripten reads fd 0 with `fs.readSync`, which
+throws EAGAIN on a pipe, and a main thread blocked reading it stops the output Lean's worker
+threads send through it, so nothing comes out (measured).
 Loops are written as plain recursion because some library loop helpers have no IR in the
 embedded build.
 -/
