@@ -96,6 +96,10 @@ def test_code_is_a_proof_or_a_file():
     )
     assert is_file("import Std\ntheorem lt : True := trivial")
     assert make_attempt(P, "by omega").proof == "by omega"
+    # a file, helpers and all, is a whole-file attempt (never rewritten into a proof)
+    helpers = "theorem helper : 1 = 1 := rfl\n\n" + P.statement + " by omega"
+    attempt = make_attempt(P, helpers)
+    assert (attempt.file, attempt.proof, attempt.problem) == (helpers, None, P)
     with pytest.raises(ToolError, match="limit"):
         make_attempt(P, "by " + "simp; " * 20_000)
 

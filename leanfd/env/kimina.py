@@ -68,7 +68,7 @@ def lean_run_code(lean_code: str, *, verifier: Verifier | None = None, timeout_s
     v = out.verdict
     lines = [f"is_valid: {str(v.ok).lower()}", f"status: {v.status}" + (f" ({v.reason})" if v.reason else "")]
     shown = [m for m in v.messages if m.severity in ("error", "warning")]
-    if getattr(out.attempt, "file", None) is None and out.attempt.proof != code:
+    if out.attempt.file is None and out.attempt.proof != code:
         lines.append("(positions count from the first line of the proof, after `:=`)")
     lines += [f"{m.line}:{m.col}: {m.severity}: {m.text.strip()}" for m in shown]
     return cap("\n".join(lines), MAX_FEEDBACK_CHARS)

@@ -10,7 +10,6 @@ what to change; the shells turn it into an observation or an MCP error.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import threading
 import weakref
@@ -24,7 +23,7 @@ from leanfd.lean.guard import MAX_PROOF_CHARS
 from leanfd.lean.session import SessionCrashed
 from leanfd.lean.types import LeanMessage, Verdict
 from leanfd.lean.verify import Verifier, VerifyInputError, shared_verifier, wrap
-from leanfd.syntax import extract_proof, tokenize
+from leanfd.syntax import tokenize
 
 #: Feedback formats of ``check``: ``errors`` (the Kimina-Prover-RL error-fixing format, the
 #: default), ``critique`` (the critic's step-aligned critique) and ``binary`` (the verdict only).
@@ -48,7 +47,6 @@ _DECL_WORDS = frozenset(
     "noncomputable private protected namespace section mutual".split()
 )
 _THEOREM_NAME = re.compile(r"\b(?:theorem|lemma)\s+([^\s:({\[⦃]+)")
-_HAS_FILE_ATTEMPTS = "file" in {f.name for f in dataclasses.fields(Attempt)}
 
 
 class ToolError(ValueError):
@@ -119,19 +117,7 @@ def make_attempt(problem: Problem, code: str) -> Attempt:
     require_text("code", code, MAX_CODE_CHARS)
     if not is_file(code):
         return Attempt(problem, code)
-    if _HAS_FILE_ATTEMPTS:
-        return Attempt(problem, file=code)  # type: ignore[call-arg]
-    # Without whole-file verification, a file that only restates the theorem is checked as its proof.
-    decls = [t for t in tokenize(code) if t.col == 0 and t.depth == 0 and t.text in _DECL_WORDS]
-    names = _THEOREM_NAME.findall(code)
-    if [t.text for t in decls if t.text != "import"] in (["theorem"], ["lemma"]) and names == [problem.name]:
-        proof = extract_proof(f"```lean\n{code}\n```", problem.statement)
-        if proof:
-            return Attempt(problem, proof)
-    raise ToolError(
-        "this verifier checks a proof (the text after the statement's `:=`) or a file that only "
-        f"restates `{problem.name}` with its proof; helper declarations need whole-file verification"
-    )
+    return Attempt(problem, file=code)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -149,7 +135,7 @@ class CheckOutcome:
     @property
     def code(self) -> str:
         """The text Lean's positions refer to (the proof, or the whole file)."""
-        return getattr(self.attempt, "file", None) or self.attempt.proof
+        return self.attempt.file or self.attempt.proof
 
 
 def goal_before(goals: Sequence[dict], line: int, col: int) -> str | None:
@@ -243,7 +229,7 @@ def run_check(
     text = _headline(v, problem.name)
     if v.ok or feedback == "binary":
         pass
-    elif feedback == "critique" and not getattr(attempt, "file", None):  # the critic reads proofs, not files
+    elif feedback == "critique" and not attempt.file:  # the critic reads proofs, not files
         text += "\n" + render_feedback("critique", problem, attempt.proof, v)
     elif v.errors:
         text += "\n" + error_feedback(outcome.code, v, MAX_FEEDBACK_CHARS - len(text) - 1)
