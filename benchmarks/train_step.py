@@ -19,6 +19,13 @@ batch, micro-batch, LoRA, feedback and teacher; rollouts stop at the closing fen
 
     python benchmarks/train_step.py --config experiments/cpu_smollm2/config.yaml [--naive]
 
+Episodes (``--max-turns 2``): each attempt is a 2-turn episode in ``LeanEnv`` (the policy's turn, the
+environment's reply, the policy's second turn) with a stand-in verifier that rejects every check,
+so every episode runs both turns; the rule reward reads the policy's tokens only. The losses count
+the policy's tokens and the teacher reads the whole episode after its feedback prompt:
+
+    python benchmarks/train_step.py --max-turns 2 --skip-trl
+
 ``--naive`` also runs both trainers with the old sampler (``TransformersSampler(naive=True)``) and
 prints old and new side by side: the trainers are the same, so the difference is the sampler's.
 The 1-minute load average before and after each run is printed next to its figures.
@@ -40,6 +47,21 @@ def rule_reward(token_ids) -> float:
     return float(sum(token_ids) % 2 == 0)
 
 
+class RejectAll:
+    """Stands in for Lean in episodes: every check fails (so every episode runs all its turns)."""
+
+    backend, policy, supports_mathlib = "none", "strict", False
+
+    def verify(self, attempts, **kw):
+        return [Verdict(False, "failed", reason="benchmark: no Lean") for _ in attempts]
+
+    def warm_up(self, imports):
+        pass
+
+    def close(self):
+        pass
+
+
 def ours(method: str, args, out: Path, naive: bool = False) -> dict[str, float]:
     from leanfd.train.config import TrainConfig
     from leanfd.train.trainer import Trainer
@@ -56,12 +78,14 @@ def ours(method: str, args, out: Path, naive: bool = False) -> dict[str, float]:
         teacher_prefix_cache=not args.no_teacher_prefix_cache,
         student_prefix_cache=not args.no_student_prefix_cache,
     )
+    if args.max_turns > 1:
+        run["max_turns"] = args.max_turns
     if args.config:
         cfg = TrainConfig.from_yaml(args.config, **run)
     else:
         cfg = plain_config(args, run)
     load = os.getloadavg()[0]
-    trainer = Trainer(cfg)
+    trainer = Trainer(cfg, verifier=RejectAll() if cfg.episodes else None)
     if naive:
         from leanfd.models.sampling import TransformersSampler
 
@@ -79,8 +103,10 @@ def ours(method: str, args, out: Path, naive: bool = False) -> dict[str, float]:
 
     def rollouts(step):
         batch = collect(step)
-        for r in batch.rollouts:
-            r.reward = rule_reward(r.completion_ids)
+        for r in batch.rollouts:  # the policy's tokens only (in episodes the env's are masked out)
+            r.reward = rule_reward(
+                [t for t, m in zip(r.completion_ids, r.mask or [1] * len(r.completion_ids), strict=True) if m]
+            )
         batch.stats["reward_mean"] = statistics.mean(r.reward for r in batch.rollouts)
         return batch
 
@@ -97,7 +123,9 @@ def ours(method: str, args, out: Path, naive: bool = False) -> dict[str, float]:
         "sample_s": statistics.median(h.metrics["sample_s"] for h in hist),
         "tokens": statistics.median(h.metrics["completion_len_mean"] * rows for h in hist),
         "load": (load, os.getloadavg()[0]),
-        "batch": f"{cfg.problems_per_step} problems x {cfg.group_size} samples, <= {cfg.max_new_tokens} new "
+        "batch": f"{cfg.problems_per_step} problems x {cfg.group_size} "
+        + (f"{cfg.max_turns}-turn episodes" if cfg.episodes else "samples")
+        + f", <= {cfg.max_new_tokens} new "
         f"tokens, {cfg.few_shot} few-shot examples, micro-batch {cfg.micro_batch_size}, {cfg.model}"
         + (f" + LoRA r={cfg.lora_r}" if cfg.lora else ""),
     }
@@ -211,6 +239,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-trl", action="store_true")
     ap.add_argument(
+        "--max-turns",
+        type=int,
+        default=1,
+        help="episodes of this many turns (stand-in verifier rejecting every check; implies --skip-trl)",
+    )
+    ap.add_argument(
         "--config",
         default=None,
         help="a train config YAML (e.g. experiments/cpu_smollm2/config.yaml) in place of the batch flags; "
@@ -228,7 +262,7 @@ def main() -> None:
         help="the policy's forward in the update: run every row's whole prompt (the old update)",
     )
     args = ap.parse_args()
-    if args.config:
+    if args.config or args.max_turns > 1:
         args.skip_trl = True
     runs = {}
     with tempfile.TemporaryDirectory() as d:

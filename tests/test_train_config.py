@@ -50,6 +50,14 @@ def test_fd_grpo_splits_steps_in_half_by_default():
     assert TrainConfig(method="fd-grpo", steps=10).fd_steps == 5
 
 
+def test_eval_ks_default_to_the_powers_of_two_up_to_eval_n():
+    # so `--eval-n 1` alone is a valid run; given ks are kept and checked
+    assert TrainConfig().eval_ks == [1, 2, 4, 8] and TrainConfig(eval_n=1).eval_ks == [1]
+    assert TrainConfig(eval_n=3).eval_ks == [1, 2] and TrainConfig(eval_ks="1,3", eval_n=3).eval_ks == [1, 3]
+    with pytest.raises(ValueError, match="eval_ks"):
+        TrainConfig(eval_ks="4", eval_n=2)
+
+
 def test_cli_help_lists_every_option():
     from leanfd.cli import app
 

@@ -236,7 +236,9 @@ class TrainConfig:
         0, "Evaluate on --eval-split every N steps (0: only before the first and after the last step)."
     )
     eval_n: int = _opt(8, "Samples per held-out problem for pass@k (n).")
-    eval_ks: list[int] = _opt([1, 2, 4, 8], "k values of pass@k (each ≤ --eval-n).")
+    eval_ks: list[int] | None = _opt(
+        None, "k values of pass@k, comma-separated (each ≤ --eval-n); default: 1,2,4,8 up to --eval-n."
+    )
     eval_limit: int | None = _opt(None, "Evaluate on the first N held-out problems only.")
     eval_temperature: float = _opt(1.0, "Sampling temperature for evaluation.")
     evaluate: bool = _opt(
@@ -268,6 +270,8 @@ class TrainConfig:
             bad(f"verify_policy={self.verify_policy!r}: use one of {', '.join(POLICIES)}")
         if self.prompt not in ("chat", "plain"):
             bad(f"prompt={self.prompt!r}: expected chat or plain")
+        if self.eval_ks is None:
+            self.eval_ks = [k for k in (1, 2, 4, 8) if k <= max(1, self.eval_n)]
         if isinstance(self.eval_ks, str):  # "1,2,4,8" from the command line
             try:
                 self.eval_ks = [int(k) for k in self.eval_ks.split(",") if k.strip()]
