@@ -149,16 +149,17 @@ def test_name_index_ranks_substring_then_words_then_fuzzy():
     names = ["Nat.add_comm", "Nat.add_comm_left", "Int.add_comm", "Nat.mul_comm", "Nat.rec", "Nat.add_le_add"]
     idx = NameIndex.build({"Init.Data.Nat": names})
     assert "Nat.rec" not in idx.names and not is_searchable("List.map.match_1")
-    hits, how = idx.match("add_comm", 3)
-    assert how == "substring" and [idx.names[i] for i in hits] == [
+    hits, how, total = idx.match("add_comm", 3)
+    assert how == "substring" and total == 3 and [idx.names[i] for i in hits] == [
         "Int.add_comm",
         "Nat.add_comm",
         "Nat.add_comm_left",
     ]
-    hits, how = idx.match("comm mul", 5)
-    assert how == "words" and [idx.names[i] for i in hits] == ["Nat.mul_comm"]
-    hits, how = idx.match("ad_comn", 2)
-    assert how == "fuzzy" and idx.names[hits[0]].endswith("add_comm")
+    assert idx.match("add", 1)[2] == 4  # every substring match is counted, not only those shown
+    hits, how, total = idx.match("comm mul", 5)
+    assert how == "words" and [idx.names[i] for i in hits] == ["Nat.mul_comm"] and total == 1
+    hits, how, total = idx.match("ad_comn", 2)
+    assert how == "fuzzy" and idx.names[hits[0]].endswith("add_comm") and total >= len(hits)
     assert query_words("Nat.addComm") == ["nat", "add", "comm"]
 
 

@@ -2,17 +2,24 @@
 ``lean_write_file``, ``lean_check_file``, ``rg_in_mathlib``), so prompts written for that setup work
 here. They run on leanfd's verifier, with its guard and axiom audit: a snippet is checked as a
 file that proves its last theorem. ``rg_in_mathlib`` matches a regular expression against
-declaration *names* (the embedded Lean ships no sources to grep), at most 5 hits as in Kimina.
-``read_mathlib_file`` has no counterpart for the same reason; ``read`` gives a declaration's
-signature instead.
+declaration *names* (the embedded Lean ships no sources to grep) in the environment a header
+imports, at most 5 hits as in Kimina, and says when more matched. The caller's pattern runs under
+a time limit (the ``regex`` package's ``timeout``; Python's ``re`` has none), because a
+backtracking pattern such as ``^(.|..)*[!?]$`` takes time exponential in a name's length, in this
+process, where the verifier's Lean limit does not reach. ``read_mathlib_file`` has no counterpart:
+there are no sources; ``read`` gives a declaration's signature instead.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
+import time
 from pathlib import Path
 
+import regex
+
+from leanfd.env.library import MAX_SIGNATURE_CHARS, one_line
 from leanfd.env.tools import (
     MAX_CODE_CHARS,
     MAX_FEEDBACK_CHARS,
@@ -25,10 +32,14 @@ from leanfd.env.tools import (
     run_check,
 )
 from leanfd.io import atomic_write, cache_dir
-from leanfd.lean.verify import Verifier
+from leanfd.lean.session import SessionCrashed
+from leanfd.lean.verify import Verifier, VerifyInputError
 from leanfd.syntax import identifiers, tokenize, top_level_assign
 
 MAX_RG_HITS = 5  # Kimina's rg_in_mathlib returns at most 5 matching lines
+#: Seconds a pattern may take over all the names it is matched against. A plain pattern takes
+#: well under 0.2 s over ``import Lean``'s ~100k names; the limit only stops backtracking blow-ups.
+RG_TIMEOUT_S = 2.0
 _TARGETS = ("theorem", "lemma", "example")
 _SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -129,31 +140,65 @@ def lean_check_file(
 
 
 def rg_in_mathlib(
-    pattern: str, file_glob_pattern: str = "", *, verifier: Verifier | None = None, header: str = ""
+    pattern: str,
+    file_glob_pattern: str = "",
+    header: str = "",
+    *,
+    verifier: Verifier | None = None,
+    timeout_s: float = RG_TIMEOUT_S,
 ) -> str:
-    """Declarations whose name matches the regular expression ``pattern`` (at most 5), optionally
-    only in modules whose path matches ``file_glob_pattern`` (e.g. ``Init/Data/Nat/*``); each as
-    ``Module/Path.lean: signature``."""
+    """Declarations whose name matches the regular expression ``pattern`` (at most 5, and a last
+    line saying how many matched when there were more), optionally only in modules whose path
+    matches ``file_glob_pattern`` (e.g. ``Init/Data/Nat/*``), in the environment ``header`` imports
+    (core Lean by default); each as ``Module/Path.lean: signature``. A pattern that does not
+    compile, or takes more than ``timeout_s`` seconds over the names, is a :class:`ToolError`."""
     require_text("pattern", pattern, MAX_SHORT_ARG_CHARS)
     require_text("file_glob_pattern", file_glob_pattern, MAX_SHORT_ARG_CHARS)
+    require_text("header", header, MAX_CODE_CHARS)
     try:
-        rx = re.compile(pattern)
-    except re.error as e:
-        raise ToolError(f"pattern is not a valid regular expression: {e}") from None
+        rx = regex.compile(pattern)
+    except regex.error as e:
+        raise ToolError(f"pattern {pattern!r} is not a valid regular expression: {e}") from None
     lib = library(verifier)
-    idx = lib.index(header)
-    hits = []
-    for i, name in enumerate(idx.names):
-        path = idx.modules[i].replace(".", "/") + ".lean"
-        if rx.search(name) and (not file_glob_pattern or fnmatch.fnmatch(path, file_glob_pattern)):
-            hits.append((path, name))
-            if len(hits) == MAX_RG_HITS:
-                break
+    try:
+        idx = lib.index(header)
+    except (SessionCrashed, VerifyInputError) as e:
+        raise ToolError(f"cannot search this environment: {e}") from None
+    paths: dict[str, str] = {}  # module -> its path, matched against the glob once per module
+    in_glob: dict[str, bool] = {}
+    hits: list[tuple[str, str]] = []
+    matched = 0
+    deadline = time.monotonic() + timeout_s
+    try:
+        for name, module in zip(idx.names, idx.modules, strict=True):
+            if module not in paths:
+                paths[module] = module.replace(".", "/") + ".lean"
+                in_glob[module] = not file_glob_pattern or fnmatch.fnmatch(paths[module], file_glob_pattern)
+            if not in_glob[module]:
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            if rx.search(name, timeout=left):
+                matched += 1
+                if len(hits) < MAX_RG_HITS:
+                    hits.append((paths[module], name))
+    except TimeoutError:
+        raise ToolError(
+            f"pattern {pattern!r} took more than {timeout_s:g} s over the declaration names (it "
+            f"backtracks too much); use a simpler pattern, e.g. without nested repetition such as (a|aa)*"
+        ) from None
     if not hits:
-        return f"no declaration name matches {pattern!r}"
+        where = f" in modules matching {file_glob_pattern!r}" if file_glob_pattern else ""
+        return f"no declaration name matches {pattern!r}{where} (among {len(idx)} names)"
     described = lib.describe([n for _, n in hits], header)
     lines = [
-        f"{p}: {' '.join((d.get('signature') or d['name']).split())}"
+        f"{p}: {one_line(d.get('signature') or d['name'], MAX_SIGNATURE_CHARS)}"
         for (p, _), d in zip(hits, described, strict=True)
     ]
-    return "\n".join(lines)
+    if matched > len(hits):
+        lines.append(
+            f"[showing {len(hits)} of {matched} matching declarations; narrow the pattern or "
+            f"file_glob_pattern for the others]"
+        )
+    return cap("\n".join(lines), MAX_FEEDBACK_CHARS)

@@ -75,10 +75,11 @@ class NameIndex:
     def __len__(self) -> int:
         return len(self.names)
 
-    def match(self, query: str, limit: int) -> tuple[list[int], str]:
-        """Indices of the best ``limit`` names for ``query`` and how they were found: ``substring``
+    def match(self, query: str, limit: int) -> tuple[list[int], str, int]:
+        """Indices of the best ``limit`` names for ``query``, how they were found, and how many names
+        were found that way in all (more than ``limit`` when some were left out): ``substring``
         (ranked: exact last component, prefix of it, then shorter names), ``words`` (every word of
-        the query appears), or ``fuzzy`` (edit similarity of the last component)."""
+        the query appears), or ``fuzzy`` (edit similarity of the last component, at least 60)."""
         q = query.strip().lower()
         hits = [i for i, s in enumerate(self.lower) if q in s]
         if hits:
@@ -93,17 +94,18 @@ class NameIndex:
                     self.lower[i],
                 )
 
-            return sorted(hits, key=rank)[:limit], "substring"
+            return sorted(hits, key=rank)[:limit], "substring", len(hits)
         words = query_words(q)
         if len(words) > 1:
             hits = [i for i, s in enumerate(self.lower) if all(w in s for w in words)]
             if hits:
-                return sorted(hits, key=lambda i: (len(self.lower[i]), self.lower[i]))[:limit], "words"
+                ranked = sorted(hits, key=lambda i: (len(self.lower[i]), self.lower[i]))
+                return ranked[:limit], "words", len(hits)
         from rapidfuzz import fuzz, process
 
         key = q.rsplit(".", 1)[-1].replace(" ", "_")
-        found = process.extract(key, self.last, scorer=fuzz.ratio, limit=limit, score_cutoff=60)
-        return [i for _, _, i in found], "fuzzy"
+        found = process.extract(key, self.last, scorer=fuzz.ratio, limit=None, score_cutoff=60)
+        return [i for _, _, i in found[:limit]], "fuzzy", len(found)
 
 
 class Library:
@@ -141,20 +143,28 @@ class Library:
 
     def search(self, query: str, limit: int = 10, header: str = "") -> str:
         idx = self.index(header)
-        hits, how = idx.match(query, limit)
+        hits, how, total = idx.match(query, limit)
         if not hits:
             return f"No declaration name matches {query!r} (among {len(idx)} in this environment)."
         described = self.describe([idx.names[i] for i in hits], header)
-        lines = [f"{len(hits)} declaration(s) matching {query!r} ({how} match, {len(idx)} names searched):"]
+        found = (
+            f"{len(hits)} declaration(s)" if total == len(hits) else f"{len(hits)} of {total} declarations"
+        )
+        lines = [f"{found} matching {query!r} ({how} match, {len(idx)} names searched):"]
         for d in described:
             sig = d.get("signature") or d["name"]
-            lines.append(_one_line(sig, MAX_SIGNATURE_CHARS))
+            lines.append(one_line(sig, MAX_SIGNATURE_CHARS))
+        if total > len(hits):
+            lines.append(
+                f"[showing {len(hits)} of {total} matching declarations; raise limit or refine the "
+                f"query for the others]"
+            )
         return "\n".join(lines)
 
     def read(self, name: str, header: str = "") -> str:
         (d,) = self.describe([name], header)
         if d["kind"] == "unknown":
-            hits, _ = self.index(header).match(name, 5)
+            hits, _, _ = self.index(header).match(name, 5)
             near = ", ".join(self.index(header).names[i] for i in hits)
             return f"Unknown constant {name!r} in this environment." + (
                 f" Close names: {near}" if near else ""
@@ -169,6 +179,8 @@ class Library:
         return "\n".join(out)
 
 
-def _one_line(text: str, limit: int) -> str:
+def one_line(text: str, limit: int) -> str:
+    """``text`` on one line (runs of whitespace become one space), cut to ``limit`` characters with
+    a final ``…``."""
     s = " ".join(text.split())
     return s if len(s) <= limit else s[: limit - 1] + "…"

@@ -131,7 +131,7 @@ def build_server(verifier: Verifier, timeout_s: float = 60.0, *, warm: bool = Tr
         query: Short, limit: Annotated[int, Field(ge=1, le=MAX_SEARCH_HITS)] = 10, header: Header = ""
     ) -> str:
         """Declarations whose name matches `query` (substring first, then fuzzy), each with its type,
-        in the environment `header` imports."""
+        in the environment `header` imports; says when more than `limit` matched."""
         return await run(tools.search, query, limit, header, verifier=verifier)
 
     @server.tool()
@@ -163,12 +163,14 @@ def build_server(verifier: Verifier, timeout_s: float = 60.0, *, warm: bool = Tr
 
     @server.tool()
     async def rg_in_mathlib(
-        pattern: Short, file_glob_pattern: Annotated[str, Field(max_length=200)] = ""
+        pattern: Short, file_glob_pattern: Annotated[str, Field(max_length=200)] = "", header: Header = ""
     ) -> str:
-        """Declarations whose name matches the regular expression `pattern` (at most 5), optionally in
-        modules whose path matches `file_glob_pattern`. Names, not source lines: the library ships
-        compiled, so this searches its declarations."""
-        return await run(kimina.rg_in_mathlib, pattern, file_glob_pattern, verifier=verifier)
+        """Declarations whose name matches the regular expression `pattern` (at most 5; a last line
+        says how many matched when more did), optionally in modules whose path matches
+        `file_glob_pattern`, in the environment `header` imports. Names, not source lines: the
+        library ships compiled, so this searches its declarations. A pattern that backtracks for
+        more than 2 s over the names is refused."""
+        return await run(kimina.rg_in_mathlib, pattern, file_glob_pattern, header, verifier=verifier)
 
     return server
 

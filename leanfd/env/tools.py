@@ -375,7 +375,8 @@ def library(verifier: Verifier | None = None) -> Library:
 
 def search(query: str, limit: int = 10, header: str = "", *, verifier: Verifier | None = None) -> str:
     """Declarations whose name matches ``query`` (substring first, then every word of it, then
-    fuzzy), each with its signature, in the environment ``header`` imports (core Lean by default)."""
+    fuzzy), each with its signature, in the environment ``header`` imports (core Lean by default);
+    when more than ``limit`` names match, the text says how many."""
     require_text("query", query, MAX_SHORT_ARG_CHARS)
     require_text("header", header, MAX_CODE_CHARS)
     if not query.strip():
