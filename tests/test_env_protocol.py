@@ -150,11 +150,8 @@ def test_name_index_ranks_substring_then_words_then_fuzzy():
     idx = NameIndex.build({"Init.Data.Nat": names})
     assert "Nat.rec" not in idx.names and not is_searchable("List.map.match_1")
     hits, how, total = idx.match("add_comm", 3)
-    assert how == "substring" and total == 3 and [idx.names[i] for i in hits] == [
-        "Int.add_comm",
-        "Nat.add_comm",
-        "Nat.add_comm_left",
-    ]
+    assert (how, total) == ("substring", 3)
+    assert [idx.names[i] for i in hits] == ["Int.add_comm", "Nat.add_comm", "Nat.add_comm_left"]
     assert idx.match("add", 1)[2] == 4  # every substring match is counted, not only those shown
     hits, how, total = idx.match("comm mul", 5)
     assert how == "words" and [idx.names[i] for i in hits] == ["Nat.mul_comm"] and total == 1
