@@ -461,6 +461,14 @@ def _eval(**options) -> None:
             f"per episode: {t['turns_per_episode']:.2f} turns, {t['tool_calls_per_episode']:.2f} tool calls, "
             f"{t['policy_tokens_per_episode']:.0f} policy + {t['env_tokens_per_episode']:.0f} environment tokens"
         )
+        lt = result.timings
+        if "lockstep_sample_s" in lt:  # this run played episodes (a finished run resumed plays none)
+            typer.echo(
+                f"episode time: prefill {lt['lockstep_prefill_s']:.1f}s, decode {lt['lockstep_decode_s']:.1f}s, "
+                f"environment (tools and Lean) {lt['lockstep_env_s']:.2f}s = "
+                f"{100 * lt['lockstep_env_s'] / max(1e-9, lt['wall_s']):.1f}% of the wall "
+                f"({lt['lockstep_rounds']} rounds)"
+            )
     typer.echo(
         f"wrote {out / 'samples.jsonl'}, {out / 'summary.csv'}, {out / 'passk.png'}"
         + (f", {out / 'turns.png'}" if cfg.episodes else "")

@@ -286,6 +286,7 @@ def test_cli_eval_max_turns_writes_episodes_and_resumes_per_episode(
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "turns.png" in res.output and "per episode:" in res.output
+    assert "episode time: prefill" in res.output and "environment (tools and Lean)" in res.output
     for name in ("samples.jsonl", "summary.csv", "passk.png", "turns.png"):
         assert (run / name).stat().st_size > 0
     assert (run / "turns.png").read_bytes()[:4] == b"\x89PNG"

@@ -197,6 +197,8 @@ def test_episode_rollouts_record_rewards_feedback_and_the_teachers_context(suite
     rows = {c for c in episode_columns(2)}
     assert rows <= set(batch.stats) and batch.stats["success@turn1"] == 0.25
     assert batch.stats["success@turn2"] == 0.5 and batch.stats["turns_mean"] == 7 / 4
+    # the scripted sampler times no prefill: all its time counts as decode
+    assert batch.stats["prefill_s"] == 0 and batch.stats["decode_s"] == pytest.approx(batch.sample_s)
 
 
 def test_teacher_scores_exactly_the_policy_tokens(suite, tmp_path, monkeypatch):

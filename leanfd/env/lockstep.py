@@ -55,11 +55,14 @@ class EpisodeRun:
 
 @dataclass
 class LockstepStats:
-    """Where a lockstep run's time went: sampling (with the sampler's prefill tokens and new tokens)
-    and the environment (tools and Lean), over ``rounds`` batched calls."""
+    """Where a lockstep run's time went: sampling (with the sampler's prefill tokens and new tokens;
+    ``prefill_s`` + ``decode_s`` = ``sample_s`` where the sampler times its prefill, else all of it
+    counts as decode) and the environment (tools and Lean), over ``rounds`` batched calls."""
 
     rounds: int = 0
     sample_s: float = 0.0
+    prefill_s: float = 0.0
+    decode_s: float = 0.0
     env_s: float = 0.0
     prefill_tokens: int = 0
     new_tokens: int = 0
@@ -109,6 +112,9 @@ def run_episodes(
         stats.sample_s += dt
         sampler_stats = getattr(sampler, "stats", None)
         stats.prefill_tokens += int(getattr(sampler_stats, "prefill_tokens", 0))
+        prefill_s = min(dt, float(getattr(sampler_stats, "prefill_s", 0.0)))
+        stats.prefill_s += prefill_s
+        stats.decode_s += dt - prefill_s
         still = []
         for r, (s,) in zip(live, samples, strict=True):
             r.sample_s += dt / len(live)

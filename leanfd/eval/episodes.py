@@ -218,7 +218,14 @@ def evaluate_episodes(cfg: EvalConfig, *, policy=None, verifier=None, examples: 
         )
         per_batch = max(1, cfg.batch_size // cfg.n)  # problems whose episodes play together
         batch_problems = sorted({i for i, _, _ in todo})
-        totals = {"rounds": 0, "prefill_tokens": 0, "sample_s": 0.0, "env_s": 0.0}
+        totals = {
+            "rounds": 0,
+            "prefill_tokens": 0,
+            "sample_s": 0.0,
+            "prefill_s": 0.0,
+            "decode_s": 0.0,
+            "env_s": 0.0,
+        }
         for b in range(0, len(batch_problems), per_batch):
             chosen = set(batch_problems[b : b + per_batch])
             batch = [(i, p, j) for i, p, j in todo if i in chosen]

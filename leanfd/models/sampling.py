@@ -50,7 +50,8 @@ class Sample:
 class SamplerStats:
     """What the last ``sample`` call did: for throughput reports. ``prefill_tokens`` counts prompt
     tokens run through the model; ``decode_steps`` the batched one-token forward calls after them
-    and ``decode_rows`` their rows summed (rows per step shrink as samples finish)."""
+    and ``decode_rows`` their rows summed (rows per step shrink as samples finish). ``prefill_s``:
+    the seconds of ``seconds`` spent prefilling prompts (the decode loop's; the rest is decoding)."""
 
     sequences: int = 0
     new_tokens: int = 0
@@ -59,6 +60,7 @@ class SamplerStats:
     prefill_tokens: int = 0
     decode_steps: int = 0
     decode_rows: int = 0
+    prefill_s: float = 0.0
 
 
 class Sampler(Protocol):
@@ -499,6 +501,7 @@ class TransformersSampler:
             return row.text_ids is not None
 
         def prefill(u: int):
+            t0 = time.perf_counter()
             ids = uniq[u]
             out = model(
                 input_ids=torch.tensor([ids[shared:]], device=device),
@@ -511,6 +514,7 @@ class TransformersSampler:
             if prefix is not None:
                 prefix.crop(shared - len(ids))  # back to the shared prefix for the next prompt
             stats.prefill_tokens += len(ids) - shared
+            stats.prefill_s += time.perf_counter() - t0
             return kv, out.logits[0, -1]
 
         def start(slot: int) -> bool:
@@ -550,12 +554,14 @@ class TransformersSampler:
         with torch.no_grad():
             prefix = None
             if shared:
+                t0 = time.perf_counter()
                 prefix = model(
                     input_ids=torch.tensor([uniq[0][:shared]], device=device),
                     use_cache=True,
                     logits_to_keep=1,
                 ).past_key_values
                 stats.prefill_tokens += shared
+                stats.prefill_s += time.perf_counter() - t0
             while queue or rows:
                 while len(rows) < self.batch_size and start(len(rows)):
                     pass

@@ -38,14 +38,16 @@ NO_CHECK = Verdict(False, "failed", reason="the episode made no check")
 def episode_columns(max_turns: int) -> list[str]:
     """The metrics.csv columns an episode run adds (after the single-turn ones): per-episode means
     of turns, tool calls (a ```` ```lean ```` block counts as a check), checks, policy and
-    environment tokens, the environment's seconds (tools and Lean), and ``success@turn{t}``: the
-    fraction of the step's episodes proved at turn <= t."""
+    environment tokens; the rollouts' seconds in prefill, decode and the environment (tools and
+    Lean); and ``success@turn{t}``: the fraction of the step's episodes proved at turn <= t."""
     return [
         "turns_mean",
         "tool_calls_mean",
         "checks_mean",
         "policy_tokens_mean",
         "env_tokens_mean",
+        "prefill_s",
+        "decode_s",
         "env_s",
         *[f"success@turn{t}" for t in range(1, max_turns + 1)],
     ]
@@ -175,13 +177,14 @@ def collect_episode_rollouts(
 
     batch = RolloutBatch(rollouts, group_size, stats.sample_s, stats.env_s, feedback_s)
     batch.stats = rollout_stats(rollouts)
-    batch.stats.update(episode_stats([r.episode for r in rollouts], max_turns, stats.env_s))
+    batch.stats.update(episode_stats([r.episode for r in rollouts], max_turns, stats))
     return batch
 
 
-def episode_stats(records: Sequence[dict], max_turns: int, env_s: float) -> dict[str, float]:
+def episode_stats(records: Sequence[dict], max_turns: int, timing) -> dict[str, float]:
     """A step's :func:`episode_columns` from its episode records
-    (:func:`leanfd.eval.episodes.episode_record`)."""
+    (:func:`leanfd.eval.episodes.episode_record`) and the lockstep run's ``timing``
+    (:class:`leanfd.env.lockstep.LockstepStats`)."""
     n = max(1, len(records))
     out = {
         "turns_mean": sum(r["turns"] for r in records) / n,
@@ -189,7 +192,9 @@ def episode_stats(records: Sequence[dict], max_turns: int, env_s: float) -> dict
         "checks_mean": sum(r["checks"] for r in records) / n,
         "policy_tokens_mean": sum(r["policy_tokens"] for r in records) / n,
         "env_tokens_mean": sum(r["env_tokens"] for r in records) / n,
-        "env_s": env_s,
+        "prefill_s": timing.prefill_s,
+        "decode_s": timing.decode_s,
+        "env_s": timing.env_s,
     }
     for t in range(1, max_turns + 1):
         out[f"success@turn{t}"] = (
