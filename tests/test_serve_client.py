@@ -6,9 +6,11 @@ test_serve_cluster.py.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -18,6 +20,7 @@ import uvicorn  # noqa: E402
 from leanfd.data.problem import Attempt, Problem  # noqa: E402
 from leanfd.lean.http import attempt_from_dict, attempt_to_dict  # noqa: E402
 from leanfd.lean.toolchain import ToolchainError  # noqa: E402
+from leanfd.lean.types import Verdict  # noqa: E402
 from leanfd.serve import VerifyServiceError, verify_batch_http, wait_until_ready  # noqa: E402
 from leanfd.serve.app import create_app  # noqa: E402
 
@@ -31,13 +34,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def broken_replica():
-    """A real replica whose verifier cannot start (as when Lean is missing on that machine)."""
-
-    def make_verifier():
-        raise ToolchainError("no Lean toolchain on this replica")
-
+@contextmanager
+def replica(make_verifier):
+    """A real replica (uvicorn on loopback) around the verifier ``make_verifier()`` returns."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(make_verifier, CONFIG), port=port, log_level="warning"))
     t = threading.Thread(target=server.run, daemon=True)
@@ -46,9 +45,49 @@ def broken_replica():
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start in 20 s"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    t.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        t.join(timeout=10)
+
+
+@pytest.fixture
+def broken_replica():
+    """A real replica whose verifier cannot start (as when Lean is missing on that machine)."""
+
+    def make_verifier():
+        raise ToolchainError("no Lean toolchain on this replica")
+
+    with replica(make_verifier) as url:
+        yield url
+
+
+class RecordingVerifier:
+    """Stands in for the replica's Verifier without Lean: keeps the attempts it is given and
+    answers each with a ``failed`` verdict whose reason says which kind it was."""
+
+    backend = "embedded"
+    supports_mathlib = False
+
+    def __init__(self) -> None:
+        self.seen: list[Attempt] = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def warm_up(self, imports=("Init",)) -> None:
+        pass
+
+    def verify(self, attempts, **options):
+        self.seen += attempts
+        return [Verdict(False, "failed", reason="file" if a.file is not None else "proof") for a in attempts]
+
+
+FILE = "theorem helper (n : Nat) : n + 0 = n := rfl\n\ntheorem t (n : Nat) : n + 0 = n := helper n\n"
 
 
 def test_attempt_round_trips_through_json():
@@ -56,6 +95,39 @@ def test_attempt_round_trips_through_json():
     assert attempt_from_dict(attempt_to_dict(a)) == a
     with pytest.raises(ValueError, match="unknown problem field"):
         attempt_from_dict({"problem": {**attempt_to_dict(a)["problem"], "bogus": 1}, "proof": "x"})
+
+
+def test_file_attempt_round_trips_through_json():
+    a = Attempt(P, file=FILE)
+    wire = attempt_to_dict(a)
+    assert set(wire) == {"problem", "file"}  # no "proof": null beside it
+    back = attempt_from_dict(json.loads(json.dumps(wire)))
+    assert back == a and back.proof is None and back.file == FILE
+
+
+@pytest.mark.parametrize(("proof", "file", "given"), [("rfl", FILE, "both"), (None, None, "neither")])
+def test_attempt_needs_exactly_one_of_proof_and_file(proof, file, given):
+    with pytest.raises(ValueError, match=rf"attempt at 't': give exactly one of proof=.*got {given}"):
+        Attempt(P, proof, file)
+    row = {"problem": attempt_to_dict(Attempt(P, "rfl"))["problem"], "proof": proof, "file": file}
+    with pytest.raises(ValueError, match=f"got {given}"):
+        attempt_from_dict(row)
+
+
+def test_file_attempts_cross_the_http_wire():
+    """Through a real replica: the verifier behind it gets the same attempts, files and proofs, in
+    order, and a row with both or neither is refused as malformed."""
+    import httpx
+
+    seen = RecordingVerifier()
+    attempts = [Attempt(P, file=FILE), Attempt(P, "by simp"), Attempt(P, file="-- crlf\r\n" + FILE)]
+    with replica(lambda: seen) as url:
+        verdicts = verify_batch_http(attempts, [url], chunk_size=2)
+        bad = {"problem": attempt_to_dict(attempts[0])["problem"], "proof": "rfl", "file": FILE}
+        r = httpx.post(url + "/verify", json={"attempts": [bad]})
+    assert seen.seen == attempts
+    assert [v.reason for v in verdicts] == ["file", "proof", "file"]
+    assert r.status_code == 422 and "exactly one of proof=" in r.json()["detail"]
 
 
 def test_bad_urls_are_refused():
