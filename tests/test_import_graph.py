@@ -4,12 +4,13 @@ import, lazy ones inside functions included, is parsed with ``ast`` and checked 
 A module belongs to a *unit*: the leaf modules are units of their own (``syntax``, ``io``,
 ``data.problem``); otherwise the unit is the sub-package (``lean``, ``critic``, ``models``, …) or the
 top-level module (``cli``). A new module or package must be added to the table here and in the
-README, which keeps the two in step.
+README; the last tests parse the README's table and fail naming any row that differs from this one.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,83 @@ def test_every_unit_in_the_table_exists_and_the_parser_sees_lazy_imports(tmp_pat
 )
 def test_units(module, unit):
     assert unit_of(module) == unit
+
+
+# -- the README's copy of the table -------------------------------------------------------------
+
+README = ROOT.parent / "README.md"
+_TABLE_HEAD = "| unit | may import (besides itself) |"
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def _unit(written: str) -> str:
+    """A unit as the README writes it (`data/`, `data/problem`, `cli.py`) as named in ALLOWED."""
+    return written.removesuffix(".py").rstrip("/").replace("/", ".")
+
+
+def readme_table(text: str) -> tuple[dict[str, set[str]], set[tuple[str, str]], dict[str, str]]:
+    """The README's import table: unit -> units it may import, the seams (importing module,
+    imported unit), and unit -> the row as written (to name it in a failure)."""
+    lines = text.splitlines()
+    start = lines.index(_TABLE_HEAD) + 2  # past the header and the |---| line
+    allowed: dict[str, set[str]] = {}
+    seams: set[tuple[str, str]] = set()
+    rows: dict[str, str] = {}
+    leaves: set[str] = set()
+    parsed: list[tuple[list[str], str, str]] = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        who, may = (c.strip() for c in line.strip("|").split("|"))
+        units = [_unit(u) for u in _CODE.findall(who)]
+        if who.startswith("leaf modules"):
+            leaves = set(units)
+        parsed.append((units, may, line))
+    everyone = {u for units, _, _ in parsed for u in units}
+    for units, may, line in parsed:
+        main, _, exceptions = may.partition(";")
+        if main == "nothing from leanfd":
+            targets: set[str] = set()
+        elif main == "everything":
+            targets = everyone - set(units)
+        else:
+            targets = {_unit(u) for u in _CODE.findall(main)}
+            if "leaf modules" in main:
+                targets |= leaves
+        for seam in exceptions.split(";"):
+            if m := re.search(r"`([^`]+)` only from `([^`]+)`", seam):
+                seams.add(("leanfd." + m.group(2).removesuffix(".py").replace("/", "."), _unit(m.group(1))))
+        for u in units:
+            allowed[u], rows[u] = targets, line
+    return allowed, seams, rows
+
+
+def table_differences(text: str) -> list[str]:
+    """Where the README's table and ALLOWED/SEAMS here disagree, each naming the README row."""
+    allowed, seams, rows = readme_table(text)
+    out = [f"unit {u!r} is in ALLOWED but has no README row" for u in sorted(set(ALLOWED) - set(allowed))]
+    out += [f"README row {rows[u]!r}: no unit {u!r} in ALLOWED" for u in sorted(set(allowed) - set(ALLOWED))]
+    for u in sorted(set(allowed) & set(ALLOWED)):
+        readme, here = allowed[u], ALLOWED[u] - {u}
+        if readme != here:
+            out.append(
+                f"README row {rows[u]!r}: it allows {sorted(readme)}, ALLOWED[{u!r}] allows {sorted(here)} "
+                f"(only in the README: {sorted(readme - here)}; only here: {sorted(here - readme)})"
+            )
+    if seams != set(SEAMS):
+        out.append(f"README seams {sorted(seams)} differ from SEAMS {sorted(SEAMS)}")
+    return out
+
+
+def test_the_readme_table_is_this_table():
+    assert table_differences(README.read_text(encoding="utf-8")) == []
+
+
+def test_a_readme_row_that_differs_is_named():
+    text = README.read_text(encoding="utf-8")
+    row = "| `models/` | leaf modules, `data/` |"
+    assert row in text
+    diff = table_differences(text.replace(row, "| `models/` | leaf modules, `data/`, `lean/` |"))
+    assert len(diff) == 1 and "`models/`" in diff[0] and "only in the README: ['lean']" in diff[0]
+    seam = "`models/` only from `critic/lm.py`"
+    assert "README seams" in table_differences(text.replace(seam, "`models/` only from `critic/x.py`"))[0]
