@@ -191,7 +191,10 @@ def rg_in_mathlib(
     if not hits:
         where = f" in modules matching {file_glob_pattern!r}" if file_glob_pattern else ""
         return f"no declaration name matches {pattern!r}{where} (among {len(idx)} names)"
-    described = lib.describe([n for _, n in hits], header)
+    try:
+        described = lib.describe([n for _, n in hits], header)
+    except SessionCrashed as e:
+        raise ToolError(f"cannot describe the matching declarations: {e}") from None
     lines = [
         f"{p}: {one_line(d.get('signature') or d['name'], MAX_SIGNATURE_CHARS)}"
         for (p, _), d in zip(hits, described, strict=True)
