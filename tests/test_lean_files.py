@@ -93,6 +93,9 @@ CASES = {
                       "/-- a helper, documented -/\nprivate abbrev two : Nat := 2\n\n"
                       "theorem lt (x y : Nat) (hxy : x < y) : x + 1 ≤ y := by\n  omega\n", "proved", ""),
     "crlf": (LT, f"theorem helper : True := trivial\r\n{LT_SIG} := by\r\n  omega\r\n", "proved", ""),
+    # imports behind comments, nested ones too, on their own line or before the import on its line
+    "imports_behind_comments": (LT, "/- a /- nested -/\nimport Lean -/\n/- b -/ import Init -- c\n"
+                                f"{LT_SIG} := by omega\n", "proved", ""),
     "header_def": (HEADER_DEF, "theorem fh (n : Nat) : f n = n + 1 := rfl\n", "proved", ""),
     "root_prefix": (LT, "theorem _root_.lt (a b : Nat) (h : a < b) : a + 1 ≤ b := by omega\n", "proved", ""),
     "same_match": (MATCH, "theorem m (k : Nat) : (match k with | 0 => True | _ => True) := by\n"
