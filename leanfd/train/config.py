@@ -154,6 +154,12 @@ class TrainConfig:
         "Memory grows with it times the prompt length squared on CPU (SDPA keeps attention weights for the "
         "backward pass): with few-shot prompts (~800 tokens) use 2.",
     )
+    micro_batch_tokens: int = _opt(
+        4096,
+        "Also cap a micro-batch at this many padded tokens (rows x (longest prompt + longest "
+        "completion)); 0 = rows only. Single attempts rarely reach it; episodes (prompt, turns and "
+        "replies) do, and this keeps their update's memory bounded. The gradient is the same.",
+    )
     gradient_checkpointing: bool = _opt(
         False, "Recompute activations in backward (less memory, ~30% slower)."
     )
@@ -289,6 +295,8 @@ class TrainConfig:
             bad(
                 f"max_turns={self.max_turns}, max_episode_tokens={self.max_episode_tokens}: both must be >= 1"
             )
+        if self.micro_batch_tokens < 0:
+            bad(f"micro_batch_tokens={self.micro_batch_tokens} must be >= 0 (0 = no token cap)")
         if self.turn_cost < 0:
             bad(f"turn_cost={self.turn_cost} must be >= 0 (it is subtracted per turn)")
         if self.episodes and self.few_shot:

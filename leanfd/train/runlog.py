@@ -188,6 +188,12 @@ class RunLog:
                 f"zero-var {row['zero_var_frac']:.2f} loss {row['loss']:.4g} entropy {row['entropy']:.3f} "
                 f"kl(s|t) {row['kl_student_teacher']:.4g} clip {row['clip_frac']:.3f} "
                 f"verify {row['verify_s']:.1f}s step {row['step_s']:.1f}s"
+                + (
+                    f" | episodes: {row['turns_mean']:.2f} turns, {row['checks_mean']:.2f} checks, "
+                    f"{row['tool_calls_mean']:.2f} tool calls"
+                    if "turns_mean" in row
+                    else ""
+                )
             )
 
     def eval(self, tag: str, step: int, result: dict[str, float], *, split: str, n: int) -> None:

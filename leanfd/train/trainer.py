@@ -79,7 +79,7 @@ from leanfd.train.rollout import (
     critic_feedback,
     pack,
 )
-from leanfd.train.runlog import METRIC_COLUMNS, RunLog, reduce_over_ranks
+from leanfd.train.runlog import METRIC_COLUMNS, RunLog, reduce_over_ranks, say
 from leanfd.train.teacher import make_ema, teacher_weights
 
 # ------------------------------------------------------------------------------------- data order
@@ -150,6 +150,34 @@ class StepResult:
     step: int
     phase: str
     metrics: dict[str, Any]
+
+
+def micro_batches(rows: Sequence[Rollout], active: Sequence[int], size: int, tokens: int) -> list[list[int]]:
+    """``active`` (row indices, in order) cut into micro-batches of at most ``size`` rows and, when
+    ``tokens`` > 0, at most ``tokens`` padded tokens (rows x (longest prompt + longest completion),
+    as ``pack`` lays them out; a longer row goes alone). Any cut gives the same summed gradient
+    (:meth:`UpdatePlan.weight`); the token cap bounds memory when sequences are long (episodes).
+
+    >>> from types import SimpleNamespace as R
+    >>> rows = [R(prompt_ids=[0] * 10, completion_ids=[0] * n) for n in (10, 10, 90, 10)]
+    >>> micro_batches(rows, [0, 1, 2, 3], size=8, tokens=200)
+    [[0, 1], [2, 3]]
+    >>> micro_batches(rows, [0, 1, 2, 3], size=8, tokens=0)
+    [[0, 1, 2, 3]]
+    """
+    out: list[list[int]] = []
+    cur: list[int] = []
+    lp = lc = 0
+    for i in active:
+        p, c = len(rows[i].prompt_ids), len(rows[i].completion_ids)
+        if cur and (len(cur) == size or (tokens and (len(cur) + 1) * (max(lp, p) + max(lc, c)) > tokens)):
+            out.append(cur)
+            cur, lp, lc = [], 0, 0
+        cur.append(i)
+        lp, lc = max(lp, p), max(lc, c)
+    if cur:
+        out.append(cur)
+    return out
 
 
 def _lr_at(cfg: TrainConfig, step: int, phase_start: int, phase_steps: int) -> float:
@@ -586,7 +614,7 @@ class Trainer:
             phase=phase,
             advantages=adv,
             zero_var_frac=float(zero.float().mean()),
-            micro_batches=[active[i : i + m] for i in range(0, len(active), m)],
+            micro_batches=micro_batches(rows, active, m, cfg.micro_batch_tokens),
             aggregation=aggregation,
             n_seq=n_seq,
             n_tok=sum(rows[i].policy_tokens for i in active),
@@ -707,6 +735,11 @@ class Trainer:
             max_episode_tokens=cfg.max_episode_tokens,
             progress=False,
         )
+        if cfg.progress:  # an evaluation takes minutes on CPU: say what runs
+            say(
+                f"evaluating ({tag}): {len(self.eval_problems)} {cfg.eval_split} problems x {cfg.eval_n} "
+                + (f"episodes of <= {cfg.max_turns} turns" if cfg.episodes else "samples")
+            )
         self.unwrapped.eval()
         try:
             df = evaluate(
