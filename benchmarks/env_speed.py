@@ -110,7 +110,8 @@ def main() -> None:
                 "<= 1000 ms",
             )
 
-        mcp_overhead(v)
+        for json_response in (False, True):
+            mcp_overhead(v, json_response)
     mcp_stdio_round_trip()
     # `import Lean` in a verifier of its own, so no more than one Lean process runs at a time
     with Verifier("embedded", workers=1) as v:
@@ -137,7 +138,9 @@ def search_speed(v: Verifier, header: str) -> None:
     )
 
 
-def mcp_overhead(v: Verifier) -> None:
+def mcp_overhead(v: Verifier, json_response: bool) -> None:
+    """The streamable HTTP round trip over the direct call, with replies as an SSE stream (the SDK's
+    default, what ``leanfd mcp --http`` serves) or as one JSON body (the app's ``json_response``)."""
     import anyio
     import uvicorn
     from mcp import ClientSession
@@ -150,7 +153,9 @@ def mcp_overhead(v: Verifier) -> None:
         port = s.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(
-            build_server(v, 30.0, warm=False).streamable_http_app(max_request_body_size=MAX_REQUEST_BYTES),
+            build_server(v, 30.0, warm=False).streamable_http_app(
+                max_request_body_size=MAX_REQUEST_BYTES, json_response=json_response
+            ),
             port=port,
             log_level="warning",
         )
@@ -187,7 +192,12 @@ def mcp_overhead(v: Verifier) -> None:
                 ("search", {"query": "add_comm"}, lambda: tools.search("add_comm", verifier=v)),
             ):
                 over, base = await paired(session, name, args, direct)
-                row(f"MCP {name} over the direct call ({base:.0f} ms direct)", f"+{over:.1f} ms", "<= 20 ms")
+                kind = "JSON replies" if json_response else "SSE replies"
+                row(
+                    f"MCP {name} over the direct call, {kind} ({base:.0f} ms direct)",
+                    f"+{over:.1f} ms",
+                    "<= 20 ms",
+                )
 
     try:
         anyio.run(run)
