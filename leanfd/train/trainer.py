@@ -484,44 +484,39 @@ class Trainer:
         world, rank = self.acc.num_processes, self.acc.process_index
         problems = self.stream.next(cfg.problems_per_step * world)[rank::world]
         fd = self.phase_of(step) == "fd"
-        seed = cfg.seed * 1_000_003 + step * world + rank
+        # what single attempts and episodes sample and reward alike
+        common = dict(
+            sampler=self.sampler,
+            tokenizer=self.tokenizer,
+            group_size=cfg.group_size,
+            temperature=cfg.temperature,
+            top_p=cfg.top_p,
+            max_new_tokens=cfg.max_new_tokens,
+            seed=cfg.seed * 1_000_003 + step * world + rank,
+            feedback_on_success=cfg.fd_on_success,
+            sibling_demos=cfg.sibling_demo,
+        )
         self.unwrapped.eval()
         try:
             if cfg.episodes:
                 return collect_episode_rollouts(
                     problems,
-                    sampler=self.sampler,
-                    tokenizer=self.tokenizer,
                     verifier=self._wait_for_lean(),
-                    group_size=cfg.group_size,
-                    temperature=cfg.temperature,
-                    top_p=cfg.top_p,
-                    max_new_tokens=cfg.max_new_tokens,
-                    seed=seed,
                     max_turns=cfg.max_turns,
                     tools=cfg.tools,
                     max_episode_tokens=cfg.max_episode_tokens,
                     timeout_s=cfg.timeout_s,
                     turn_cost=cfg.turn_cost,
                     feedback=cfg.feedback if fd else None,
-                    feedback_on_success=cfg.fd_on_success,
-                    sibling_demos=cfg.sibling_demo,
+                    **common,
                 )
             return collect_rollouts(
                 problems,
-                sampler=self.sampler,
-                tokenizer=self.tokenizer,
                 verify=self._verify,
-                group_size=cfg.group_size,
-                temperature=cfg.temperature,
-                top_p=cfg.top_p,
-                max_new_tokens=cfg.max_new_tokens,
-                seed=seed,
                 feedback=critic_feedback(cfg.feedback) if fd else None,
-                feedback_on_success=cfg.fd_on_success,
-                sibling_demos=cfg.sibling_demo,
                 prompt_style=cfg.prompt,
                 examples=self.examples,
+                **common,
             )
         finally:
             self.unwrapped.train()
