@@ -48,6 +48,10 @@ a feedback block about the student's own attempt and "Correctly solve the origin
 then scored on the student's tokens; only failed attempts (optionally also proved ones) get a
 teacher. ``fd-grpo`` runs FD for ``fd_steps`` then GRPO from FD's last weights with a fresh
 optimizer, as if launched from FD's last checkpoint, in one run.
+
+Episodes (``max_turns`` > 1 or ``tools``): each attempt is a multi-turn episode in the agentic
+environment, played in lockstep (``episodes.py``); the same losses then count the policy's tokens
+only (the rollout's ``mask``), and the teacher reads the episode after a prompt holding the feedback.
 """
 
 from __future__ import annotations
