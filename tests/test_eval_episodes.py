@@ -173,10 +173,11 @@ def suite_path(tmp_path_factory):
     return path
 
 
-def teach_episodes(suite_path, verifier, max_turns: int = 3):
-    """The tiny random model taught, on scripted episodes played in the real env (``max_turns``
-    turns), to answer ``by decide`` first and ``by omega`` after Lean's error (cross-entropy on the
-    policy tokens only, until their mean loss is < 0.005)."""
+def teach_episodes(suite_path, verifier, max_turns: int = 3, tools=()):
+    """The tiny random model taught, on scripted episodes played in the real env, to answer
+    ``by decide`` first and ``by omega`` after Lean's error (cross-entropy on the policy tokens
+    only, until their mean loss is < 0.005). ``max_turns`` and ``tools`` must be the run's: they
+    are in the system prompt, and a tiny model taught under another prompt samples off script."""
     from leanfd.data import load_suite
     from leanfd.models.testing import tiny_random_policy
 
@@ -184,7 +185,7 @@ def teach_episodes(suite_path, verifier, max_turns: int = 3):
     tok, model = policy.tokenizer, policy.model
     rows = []
     for p in load_suite(suite_path, split="test"):
-        env = LeanEnv(p, tok, max_turns=max_turns, verifier=verifier)
+        env = LeanEnv(p, tok, tools=tools, max_turns=max_turns, verifier=verifier)
         env.reset()
         for answer in (DECIDE, OMEGA):
             _, _, done, _ = env.step(tok.encode(answer, add_special_tokens=False))
@@ -207,7 +208,7 @@ def teach_episodes(suite_path, verifier, max_turns: int = 3):
 
 
 def teach_steps(model, opt, rows) -> float:
-    for _ in range(300):
+    for _ in range(800):
         loss = 0.0
         for ids, policy_at, target in rows:
             # The vocabulary projection only where a policy token is predicted: the rest is context.
