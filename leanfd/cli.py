@@ -449,6 +449,11 @@ def _eval(**options) -> None:
         f"time: sample {t['sample_s']:.1f}s ({t['tokens_per_s']:.1f} tok/s), extract {t['extract_s']:.2f}s, "
         f"verify {t['verify_s']:.1f}s, wall {t['wall_s']:.1f}s"
         + (
+            f", waiting for Lean to start {result.timings['verifier_wait_s']:.1f}s"
+            if result.timings.get("verifier_wait_s", 0) >= 0.1
+            else ""
+        )
+        + (
             f" (resumed: {result.skipped} {'episodes' if cfg.episodes else 'problems'} already done)"
             if result.skipped
             else ""

@@ -138,10 +138,11 @@ def evaluate(
             total=len(problems), initial=skipped, desc="eval", unit="problem", disable=not cfg.progress
         )
         verify_s = [0.0]
+        waited_s = [0.0]  # the first batch's wait for Lean's start: neither extraction nor verification
 
         def verify(attempts):
             if lean_start is not None and lean_start.waited_s is None:
-                timings["verifier_wait_s"] = lean_start.wait()
+                timings["verifier_wait_s"] = waited_s[0] = lean_start.wait()
                 timings["verifier_start_s"] = lean_start.start_s
             t = time.perf_counter()
             try:
@@ -195,7 +196,8 @@ def evaluate(
             others = iter(judge_again(items, checked))
             checked = iter(checked)
             t_verify = verify_s[0]
-            t_extract = time.perf_counter() - t0 - t_verify
+            t_extract = time.perf_counter() - t0 - t_verify - waited_s[0]
+            waited_s[0] = 0.0
             rows = len(batch) * cfg.n
             share = {"sample_s": t_sample / rows, "extract_s": t_extract / rows, "verify_s": t_verify / rows}
             records = []
