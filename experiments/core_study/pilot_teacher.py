@@ -125,7 +125,7 @@ def main() -> None:
                 "proved": sum(proved),
                 "pass_rate": sum(proved) / max(1, len(proved)),
                 "attempts_with_a_proving_sample": attempts_helped,
-                "proved_by_copying_the_reference": sum(bool(x) for x in copies),
+                "proved_with_the_reference_text": sum(bool(x) for x in copies),
                 "no_proof": sum(v.proof is None for v in verdicts),
                 "seconds": round(time.perf_counter() - t0, 1),
             }
@@ -144,7 +144,7 @@ def main() -> None:
             print(
                 f"{cond:20} {s['proved']:3}/{s['samples']:3} teacher samples proved ({s['pass_rate']:.1%}), "
                 f"{s['attempts_with_a_proving_sample']}/{s['attempts']} attempts helped, "
-                f"{s['proved_by_copying_the_reference']} by copying the reference, {s['seconds']:.0f} s",
+                f"{s['proved_with_the_reference_text']} with the reference proof's text, {s['seconds']:.0f} s",
                 flush=True,
             )
 
