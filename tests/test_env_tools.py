@@ -45,6 +45,8 @@ def test_check_whole_files_against_the_fixed_statement(verifier):
     restated = ST + " by\n  simp\n  exact h"
     out = tools.check(ST, restated, verifier=verifier)
     assert out.startswith("failed") and "> 2 |   simp" in out  # positions are the file's own
+    critique = tools.check(ST, restated, feedback="critique", verifier=verifier)
+    assert "for a whole file, Lean's errors follow" in critique and "> 2 |   simp" in critique
     weaker = "theorem lt (a b : Nat) (h : a < b) : a ≤ b := by omega"
     assert tools.check(ST, weaker, verifier=verifier).startswith("forbidden")
 

@@ -231,10 +231,13 @@ def run_check(
         pass
     elif feedback == "critique" and not attempt.file:  # the critic reads proofs, not files
         text += "\n" + render_feedback("critique", problem, attempt.proof, v)
-    elif v.errors:
-        text += "\n" + error_feedback(outcome.code, v, MAX_FEEDBACK_CHARS - len(text) - 1)
-    elif v.status == "failed" and v.reason:
-        text += "\n" + v.reason
+    else:
+        if feedback == "critique":  # say so, rather than change format without a word
+            text += "\n(The step-aligned critique reads proofs; for a whole file, Lean's errors follow.)"
+        if v.errors:
+            text += "\n" + error_feedback(outcome.code, v, MAX_FEEDBACK_CHARS - len(text) - 1)
+        elif v.status == "failed" and v.reason:
+            text += "\n" + v.reason
     outcome.text = cap(text, MAX_FEEDBACK_CHARS)
     return outcome
 
