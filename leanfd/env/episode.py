@@ -248,6 +248,8 @@ class LeanEnv:
             "read": self._read,
         }
         self.episode: Episode | None = None
+        #: every check of the episode in order, as verified (attempt and the whole verdict, goals
+        #: included): what a trainer's feedback on the episode's last failed check needs
         self.checks: list[CheckOutcome] = []
 
     # -- rendering
@@ -361,9 +363,7 @@ class LeanEnv:
         self._append(ep, ids, 0, None, text)
         ep.prompt_len = len(ids)
         self.episode = ep
-        #: every check of the episode in order, as verified (attempt and the whole verdict, goals
-        #: included): what a trainer's feedback on the episode's last failed check needs
-        self.checks: list[CheckOutcome] = []
+        self.checks = []
         return Observation(ids, text, self.max_tokens - len(ep.ids))
 
     def step(

@@ -71,17 +71,11 @@ def episode_feedback(condition: str, problem: Problem, check) -> str:
     return render_feedback(condition, problem, check.code, check.verdict)
 
 
-def _outcome(env):
-    """``(check, proved_turn)``: the check that proved the episode (turns counted from 1), else its
-    last check and None, else (None, None)."""
-    checks = iter(env.checks)
-    last = None
-    for t, turn in enumerate(env.episode.turns, 1):
-        for _ in turn.verdicts:  # one verdict per check that reached Lean, in order
-            last = next(checks)
-            if last.verdict.ok:
-                return last, t
-    return last, None
+def _last_check(env):
+    """The check an episode's feedback is about: the one that proved it (an episode ends there),
+    else its last one, else None. ``env.checks`` keeps whole verdicts (goals included), which the
+    episode record drops."""
+    return next((c for c in env.checks if c.verdict.ok), env.checks[-1] if env.checks else None)
 
 
 def collect_episode_rollouts(
@@ -137,10 +131,10 @@ def collect_episode_rollouts(
     for k, run in enumerate(runs):
         group, j = divmod(k, group_size)
         ep, env = run.episode, run.env
-        check, proved_turn = _outcome(env)
+        record = episode_record(problems[group], j, run)
+        check, proved_turn = _last_check(env), record["proved_turn"]
         outcomes.append((check, proved_turn))
         pl = ep.prompt_len
-        record = episode_record(problems[group], j, run)
         rollouts.append(
             Rollout(
                 problem=problems[group],
