@@ -149,7 +149,9 @@ def main() -> None:
             )
 
     result = {
-        "settings": vars(args) | {"few_shot": [p.name for p in examples], "valid_problems": len(problems)},
+        # where the file lies is not a setting (and would name this machine's paths)
+        "settings": {k: v for k, v in vars(args).items() if k != "out"}
+        | {"few_shot": [p.name for p in examples], "valid_problems": len(problems)},
         "student": {"samples": len(checked), "pass_rate": student_rate, "failed_kept": len(failed)},
         "conditions": summary,
         "wall_s": round(time.perf_counter() - t_start, 1),
