@@ -99,7 +99,10 @@ def _metrics(out) -> list[dict]:
 def test_each_method_trains_through_lean_and_writes_metrics_and_checkpoints(
     method, verifier, suite, tmp_path
 ):
-    extra = {"steps": 3, "fd_steps": 1, "evaluate": True} if method == "fd-grpo" else {}
+    extra = {
+        "fd-grpo": {"steps": 3, "fd_steps": 1, "evaluate": True},
+        "grpo": {"evaluate": True, "eval_before": False},  # the base model evaluated apart
+    }.get(method, {})
     cfg = _cfg(tmp_path, suite, method=method, **extra)
     trainer = Trainer(cfg, policy=_tiny(), verifier=verifier)
     before = _trainable(trainer)
@@ -143,6 +146,9 @@ def test_each_method_trains_through_lean_and_writes_metrics_and_checkpoints(
         # with all rewards equal GRPO has no signal: zero loss, no step (the fraction says why)
         if m["zero_var_frac"] == 1.0:
             assert m["loss"] == 0.0 and m["grad_norm"] == 0.0
+    if method == "grpo":
+        summary = [json.loads(line) for line in (out / "eval" / "summary.jsonl").read_text().splitlines()]
+        assert [s["tag"] for s in summary] == ["after"] and not (out / "eval" / "before").exists()
     if method == "fd-grpo":
         assert (out / "checkpoints" / "fd-final" / "trainer_state.pt").exists()
         summary = [json.loads(line) for line in (out / "eval" / "summary.jsonl").read_text().splitlines()]

@@ -250,6 +250,12 @@ class TrainConfig:
     evaluate: bool = _opt(
         True, "Evaluate on the held-out split before and after training (and every --eval-every steps)."
     )
+    eval_before: bool = _opt(
+        True,
+        "Evaluate the initial model before the first step. Off when the base model is evaluated once "
+        "apart for several runs (leanfd eval with the same --seed, --few-shot and sampling settings "
+        "gives the same prompts and examples).",
+    )
     save_every: int = _opt(10, "Write a checkpoint every N steps (and always after the last step).")
     keep_checkpoints: int = _opt(2, "Keep only the newest N step checkpoints (the final one is always kept).")
     log_every: int = _opt(1, "Print a log line every N steps (metrics are written every step).")

@@ -393,7 +393,7 @@ class Trainer:
             atomic_write(self.out / "config.yaml", cfg.to_yaml())
         from tqdm.auto import tqdm
 
-        if main and self.step == 0 and cfg.evaluate:
+        if main and self.step == 0 and cfg.evaluate and cfg.eval_before:
             self.evaluate("before")
         bar = tqdm(
             total=cfg.steps,
