@@ -9,7 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from leanfd.cli import app
-from leanfd.eval.bootstrap import bootstrap_ci, bootstrap_means, hierarchical_difference, paired_difference
+from leanfd.eval.bootstrap import (
+    bootstrap_ci,
+    bootstrap_means,
+    hierarchical_ci,
+    hierarchical_difference,
+    paired_difference,
+)
 from leanfd.eval.compare import compare_runs
 from leanfd.eval.results import complete_problems, read_summary, summarize, write_records, write_summary
 
@@ -67,6 +73,24 @@ def test_hierarchical_bootstrap_resamples_problems_within_each_seed():
     b = [np.zeros((2, 1))] * 2
     d = hierarchical_difference(a, b, ks=[1], b=20000, seed=0, level=0.8)
     assert (d.lo[0], d.hi[0]) == (-0.75, -0.25)
+
+
+def test_hierarchical_ci_of_one_method():
+    # Seeds all-0 and all-1, problems alike within a seed: the replicate is the mean of 2 seed draws,
+    # 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4, so the 95 % interval is [0, 1] and the 40 % one
+    # [0.5, 0.5] (the 30th and 70th percentiles fall in the middle mass).
+    seeds = [np.zeros((4, 1)), np.ones((4, 1))]
+    mean, lo, hi = hierarchical_ci(seeds, b=20000, seed=3)
+    assert mean[0] == 0.5 and (lo[0], hi[0]) == (0.0, 1.0)
+    _, lo, hi = hierarchical_ci(seeds, b=20000, seed=3, level=0.4)
+    assert (lo[0], hi[0]) == (0.5, 0.5)
+    # One seed: exactly the bootstrap over problems, the same draws for the same seed.
+    values = np.random.default_rng(0).random((9, 3))
+    mean, lo, hi = hierarchical_ci([values], b=300, seed=7)
+    blo, bhi = bootstrap_ci(values, b=300, seed=7)
+    np.testing.assert_allclose(mean, values.mean(axis=0))
+    np.testing.assert_array_equal(lo, blo)
+    np.testing.assert_array_equal(hi, bhi)
 
 
 def _record(problem: str, i: int, ok: bool) -> dict:

@@ -37,6 +37,24 @@ def bootstrap_ci(
     return percentile_ci(bootstrap_means(values, b, seed), level)
 
 
+def hierarchical_ci(
+    seeds: Sequence[np.ndarray], b: int = B_DEFAULT, seed: int = 0, level: float = LEVEL
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One method's pass@k over several training seeds: the mean over seeds and problems, and a
+    percentile CI from a hierarchical bootstrap. ``seeds[s][P, K]`` holds seed s's per-problem values
+    (the same problems in every seed). Each replicate draws the seeds with replacement, then for each
+    drawn seed its own P problems with replacement. With one seed this is :func:`bootstrap_ci`
+    (the same draws for the same ``seed``)."""
+    arr = np.stack([np.asarray(v, dtype=float) for v in seeds])  # [S, P, K]
+    s, p = arr.shape[:2]
+    rng = np.random.default_rng(seed)
+    prob_idx = rng.integers(0, p, size=(b, s, p))  # drawn first: one seed gives bootstrap_means' draws
+    seed_idx = rng.integers(0, s, size=(b, s)) if s > 1 else np.zeros((b, 1), dtype=int)
+    reps = arr[seed_idx[:, :, None], prob_idx].mean(axis=(1, 2))
+    lo, hi = percentile_ci(reps, level)
+    return arr.mean(axis=(0, 1)), lo, hi
+
+
 @dataclass
 class Difference:
     """pass@k of B minus A per k, with its bootstrap percentile interval."""
