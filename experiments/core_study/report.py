@@ -38,16 +38,16 @@ PAIRS = (
     ("fd", "fd-grpo"),
     ("grpo", "fd-grpo"),
 )
-KS = (1, 2, 4, 8, 16)
+KS = (1, 2, 4, 8, 16)  # the default of --ks
 B = 2000  # bootstrap resamples
 
 
-def load_method(root: Path, method: str) -> dict[str, np.ndarray]:
-    """seed name -> per-problem values [P, len(KS) + 1]: pass@k for each k, then the entropy."""
+def load_method(root: Path, method: str, ks=KS) -> dict[str, np.ndarray]:
+    """seed name -> per-problem values [P, len(ks) + 1]: pass@k for each k, then the entropy."""
     out = {}
     for run in sorted((root / method).glob("s*/eval")):
         _, problems = read_run(run)
-        names, passk = per_problem_pass_at_k(problems, KS)
+        names, passk = per_problem_pass_at_k(problems, ks)
         ent = [
             np.mean([mean_token_entropy(r["entropies"]) for r in problems[p] if r["entropies"]])
             for p in names
@@ -63,9 +63,12 @@ def load_method(root: Path, method: str) -> dict[str, np.ndarray]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results", default=str(Path(__file__).parent / "results"))
-    root = Path(ap.parse_args().results)
-    cols = [f"pass@{k}" for k in KS] + ["entropy"]
-    data = {m: load_method(root, m) for m in METHODS}
+    ap.add_argument("--ks", default=",".join(map(str, KS)), help="k values, each <= the runs' n")
+    args = ap.parse_args()
+    root = Path(args.results)
+    ks = [int(k) for k in args.ks.split(",")]
+    cols = [f"pass@{k}" for k in ks] + ["entropy"]
+    data = {m: load_method(root, m, ks) for m in METHODS}
     data = {m: v for m, v in data.items() if v}
     if not data:
         raise SystemExit(f"no finished runs under {root}: run run.sh first")
@@ -110,22 +113,41 @@ def main() -> None:
         s = summary[(summary.method == m) & summary.metric.str.startswith("pass@")]
         curves[f"{m} ({len(data[m])} seeds)"] = pd.DataFrame(
             {
-                "k": KS,
+                "k": ks,
                 "pass@k": s["mean"].to_numpy(),
                 "pass@k_lo": s["lo"].to_numpy(),
                 "pass@k_hi": s["hi"].to_numpy(),
             }
         )
     plot_passk(
-        curves, root / "passk.png", title="core test (49 problems), n = 16, 95 % CI: seeds, then problems"
+        curves,
+        root / "passk.png",
+        title=f"{len(next(iter(next(iter(data.values())).values())))} problems, 95 % CI: seeds, then problems",
     )
     _plot_entropy(summary, data, root / "entropy.png")
     _plot_training(root)
 
+    print(_markdown(_wide(summary)))
+    print()
     print(_markdown(summary))
     if not differences.empty:
         print()
         print(_markdown(differences))
+
+
+def _wide(summary: pd.DataFrame) -> pd.DataFrame:
+    """The README's table: one row per method, each metric as ``mean [lo, hi]`` in points (entropy
+    in nats)."""
+    rows = []
+    for m, g in summary.groupby("method", sort=False):
+        row = {"method": m, "seeds": int(g["seeds"].iloc[0])}
+        for r in g.itertuples(index=False):
+            scale, fmt = (1, "{:.2f}") if r.metric == "entropy" else (100, "{:.1f}")
+            row[r.metric] = (
+                f"{fmt.format(scale * r.mean)} [{fmt.format(scale * r.lo)}, {fmt.format(scale * r.hi)}]"
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _markdown(df: pd.DataFrame) -> str:
