@@ -313,3 +313,26 @@ def test_few_shot_examples_leave_the_stream_and_open_student_and_teacher_prompts
         Trainer(_cfg(tmp_path, suite, few_shot=1, train_limit=1), policy=_tiny())
     with pytest.raises(ValueError, match="few_shot=-1"):
         _cfg(tmp_path, suite, few_shot=-1)
+
+
+def test_few_shot_seed_fixes_the_examples_across_seeds_as_leanfd_eval_draws_them(tmp_path):
+    # The core study's pairing: a training run of seed 2 and the base model's `leanfd eval` both
+    # show the examples of few-shot seed 0 (run.sh passes --few-shot-seed 0 to both).
+    from leanfd.data import few_shot_examples, load_suite
+    from leanfd.eval.config import EvalConfig
+    from leanfd.eval.evaluate import _check_resume
+
+    def names(**kw):
+        cfg = TrainConfig(out=str(tmp_path / "t"), few_shot=3, progress=False, **kw)
+        return [p.name for p in Trainer(cfg, policy=_tiny()).examples]
+
+    ecfg = EvalConfig(out=tmp_path / "e", seed=2, few_shot=3, few_shot_seed=0)
+    evals = [p.name for p in few_shot_examples(load_suite("core"), "test", 3, seed=ecfg.shot_seed)]
+    assert names(seed=2, few_shot_seed=0) == names(seed=0) == evals
+    assert names(seed=2) != evals  # without it the seed draws other examples
+    assert (
+        ecfg.identity()["few_shot_seed"] == 0 and "few_shot_seed" not in EvalConfig(out=tmp_path).identity()
+    )
+    _check_resume(ecfg)  # writes the run's identity; the same run with other examples is refused
+    with pytest.raises(ValueError, match="few_shot_seed: 0 on disk vs 2 now"):
+        _check_resume(EvalConfig(out=tmp_path / "e", seed=2, few_shot=3))

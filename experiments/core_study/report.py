@@ -111,7 +111,7 @@ def main() -> None:
     curves = {}
     for m in data:
         s = summary[(summary.method == m) & summary.metric.str.startswith("pass@")]
-        curves[f"{m} ({len(data[m])} seeds)"] = pd.DataFrame(
+        curves[f"{m} ({len(data[m])} seed{'s' if len(data[m]) > 1 else ''})"] = pd.DataFrame(
             {
                 "k": ks,
                 "pass@k": s["mean"].to_numpy(),
@@ -172,8 +172,9 @@ def _plot_entropy(summary: pd.DataFrame, data: dict, out: Path) -> None:
         seeds = [float(v[:, -1].mean()) for v in data[m].values()]
         ax.scatter([i + 0.15] * len(seeds), seeds, marker="x", color="grey")
     ax.set_xticks(range(len(data)), list(data))
+    ax.set_xlim(-0.5, len(data) - 0.5)
     ax.set_ylabel("entropy (nats per token, eval samples)")
-    ax.set_title("policy entropy after training: mean, 95 % CI, each seed (x)")
+    ax.set_title("policy entropy on the evaluation samples: mean, 95 % CI, each seed (x)", fontsize=10)
     ax.grid(True, alpha=0.3)
     atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", bbox_inches="tight"))
     plt.close(fig)

@@ -22,10 +22,10 @@ for seed in ${SEEDS:-0 1 2}; do
     echo "== $method seed $seed ($(date -u +%H:%M:%S))"
     if [ "$method" = base ]; then
       # The trainer's evaluation, run once per seed for every method: the same 49 test problems,
-      # n = 16, the same seed (so the same 3 few-shot examples from valid) and sampling settings
-      # as config.yaml (temperature 1, top-p 1, <= 48 new tokens, the chat prompt).
+      # n = 16, the same seed, few-shot examples (3 from valid, few-shot seed 0) and sampling
+      # settings as config.yaml (temperature 1, top-p 1, <= 48 new tokens, the chat prompt).
       $leanfd eval --suite core --split test --model smollm2-135m -n 16 -k 1,2,4,8,16 \
-        --few-shot 3 --seed "$seed" --temperature 1.0 --top-p 1.0 --max-new-tokens 48 \
+        --few-shot 3 --few-shot-seed 0 --seed "$seed" --temperature 1.0 --top-p 1.0 --max-new-tokens 48 \
         --prompt chat --out "$runs/base/s$seed"
     else
       $leanfd train --config "$here/config.yaml" --method "$method" --seed "$seed" \

@@ -71,6 +71,11 @@ class EvalConfig:
     few_shot: int = _opt(
         0, "Solved examples shown first, from the suite's other splits (never the evaluated one)."
     )
+    few_shot_seed: int | None = _opt(
+        None,
+        "Seed of the few-shot pick (default: --seed). Fix it to show the same examples in runs of "
+        "different seeds, so the seed varies only the sampling.",
+    )
     prefill: bool = _opt(
         True,
         "Start the answer with the ```lean4 fence and the statement, so the model writes only the proof "
@@ -182,6 +187,11 @@ class EvalConfig:
         return self.max_turns > 1 or bool(self.tools)
 
     @property
+    def shot_seed(self) -> int:
+        """The seed the few-shot examples are drawn with."""
+        return self.seed if self.few_shot_seed is None else self.few_shot_seed
+
+    @property
     def policies(self) -> tuple[str, ...]:
         """The verify presets of ``verify_policy``, the judging one first."""
         return tuple(p.strip() for p in self.verify_policy.split(",") if p.strip())
@@ -190,6 +200,8 @@ class EvalConfig:
         """What a resumed run must match. Episode runs add their fields; a single-turn run's identity
         is what it was before episodes existed."""
         out = {k: getattr(self, k) for k in IDENTITY}
+        if self.few_shot:  # runs written before few_shot_seed existed drew their examples with --seed
+            out["few_shot_seed"] = self.shot_seed
         if self.episodes:
             out.update(
                 max_turns=self.max_turns, tools=list(self.tools), max_episode_tokens=self.max_episode_tokens

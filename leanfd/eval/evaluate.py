@@ -43,6 +43,8 @@ def _check_resume(cfg: EvalConfig) -> None:
         # Runs from before presets and episodes lack those fields: they had the defaults.
         defaults = {"verify_policy": "strict", **EPISODE_IDENTITY}
         theirs = {**defaults, **json.loads(path.read_text())}
+        if cfg.few_shot:  # written before few_shot_seed: the examples were drawn with the run's seed
+            theirs.setdefault("few_shot_seed", theirs.get("seed"))
         diff = {k: (theirs.get(k), v) for k, v in {**defaults, **mine}.items() if theirs.get(k) != v}
         if diff:
             shown = ", ".join(f"{k}: {a!r} on disk vs {b!r} now" for k, (a, b) in diff.items())
@@ -114,7 +116,7 @@ def evaluate(
         examples = list(examples or [])
         if cfg.few_shot and not examples:
             examples = few_shot_examples(
-                load_suite(cfg.suite), exclude_split=cfg.split, k=cfg.few_shot, seed=cfg.seed
+                load_suite(cfg.suite), exclude_split=cfg.split, k=cfg.few_shot, seed=cfg.shot_seed
             )
 
         sampler = None

@@ -66,6 +66,11 @@ class TrainConfig:
         "Solved training problems shown before every question, in training and evaluation prompts "
         "alike (a seeded pick from --train-split with reference proofs; they leave the training stream).",
     )
+    few_shot_seed: int | None = _opt(
+        None,
+        "Seed of the few-shot pick (default: --seed). Fix it to show the same examples in runs of "
+        "different seeds, so the seed varies only the training and sampling randomness.",
+    )
     prompt: str = _opt("chat", "Prompt style (leanfd.models.prompts): chat template or plain text.")
 
     # ---------------------------------------------------------------- model

@@ -320,7 +320,10 @@ def record_cases(
                 f"{name}: few-shot examples need the evaluated split (no config.json); pass --few-shot 0"
             )
         examples = few_shot_examples(
-            load_suite(suite), exclude_split=cfg["split"], k=k, seed=cfg.get("seed", 0)
+            load_suite(suite),
+            exclude_split=cfg["split"],
+            k=k,
+            seed=cfg.get("few_shot_seed", cfg.get("seed", 0)),
         )
     counts = {"records": len(records), "proved": 0, "no_proof": 0, "unlocated": 0, "unknown_problem": 0}
     todo = []

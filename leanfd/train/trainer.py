@@ -241,7 +241,10 @@ class Trainer:
             # and the pool is then restricted to the (possibly limited) training problems.
             pool = [p for p in self.train_problems if p.reference_proof]
             self.examples = few_shot_examples(
-                pool, exclude_split=cfg.eval_split, k=cfg.few_shot, seed=cfg.seed
+                pool,
+                exclude_split=cfg.eval_split,
+                k=cfg.few_shot,
+                seed=cfg.seed if cfg.few_shot_seed is None else cfg.few_shot_seed,
             )
             names = {p.name for p in self.examples}
             self.train_problems = [p for p in self.train_problems if p.name not in names]
