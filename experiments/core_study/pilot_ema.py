@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pilot_teacher import pilot_problems, student_failures, teacher_pass
+from pilot_teacher import pilot_options, pilot_problems, student_failures, teacher_pass
 
 from leanfd.eval.bootstrap import paired_difference
 from leanfd.io import atomic_write
@@ -43,14 +43,7 @@ CONDITIONS = ("reference", "none")
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint", help="a `leanfd train --teacher ema` checkpoint directory (step-*)")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "pilot"))
-    ap.add_argument("--student-n", type=int, default=4)
-    ap.add_argument("--teacher-n", type=int, default=4)
-    ap.add_argument("--per-problem", type=int, default=2)
-    ap.add_argument("--limit", type=int, default=None, help="first N valid problems only (a smoke run)")
-    ap.add_argument("--max-new-tokens", type=int, default=48)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+    args = pilot_options(ap).parse_args()
     ckpt = Path(args.checkpoint)
     state_file = ckpt / "trainer_state.pt"
     if not state_file.is_file() or not (ckpt / "adapter").is_dir():

@@ -140,8 +140,8 @@ def teacher_pass(cond, failed, examples, sampler, tok, verifier, args, label: st
     return summary, rows
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def pilot_options(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The sampling options both pilots share (pilot 2 reuses pilot 1's attempts and seeds)."""
     ap.add_argument("--out", default=str(Path(__file__).parent / "pilot"))
     ap.add_argument("--student-n", type=int, default=4)
     ap.add_argument("--teacher-n", type=int, default=4)
@@ -149,7 +149,11 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="first N valid problems only (a smoke run)")
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> None:
+    args = pilot_options(argparse.ArgumentParser(description=__doc__.splitlines()[0])).parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
