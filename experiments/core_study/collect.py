@@ -33,6 +33,9 @@ def main(run: Path, dest: Path) -> None:
         shutil.copyfile(ev / f, tmp / "eval" / f)
     for f in TRAIN_FILES if trained else ():
         shutil.copyfile(run / f, tmp / f)
+    if trained:  # where the run lay is not a setting (and would name this machine's paths)
+        lines = (tmp / "config.yaml").read_text().splitlines(keepends=True)
+        (tmp / "config.yaml").write_text("".join(x for x in lines if not x.startswith("out:")))
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)
     print(f"results of {run.name} copied to {dest}")
