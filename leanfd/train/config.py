@@ -258,8 +258,8 @@ class TrainConfig:
     eval_before: bool = _opt(
         True,
         "Evaluate the initial model before the first step. Off when the base model is evaluated once "
-        "apart for several runs (leanfd eval with the same --seed, --few-shot and sampling settings "
-        "gives the same prompts and examples).",
+        "apart for several runs (leanfd eval with the same --seed, --few-shot, --few-shot-seed and sampling "
+        "settings gives the same prompts and examples).",
     )
     save_every: int = _opt(10, "Write a checkpoint every N steps (and always after the last step).")
     keep_checkpoints: int = _opt(2, "Keep only the newest N step checkpoints (the final one is always kept).")
