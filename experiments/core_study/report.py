@@ -181,10 +181,10 @@ def _plot_entropy(summary: pd.DataFrame, data: dict, out: Path) -> None:
 
 
 def _plot_training(root: Path) -> None:
-    from leanfd.train.plots import plot_training
+    from leanfd.train.plots import plot_training, read_metrics
 
     runs = {
-        f"{p.parent.name}/{p.name}": pd.read_csv(p / "metrics.csv")
+        f"{p.parent.name}/{p.name}": read_metrics(p)
         for p in sorted(root.glob("*/s*"))
         if (p / "metrics.csv").exists()
     }

@@ -275,6 +275,11 @@ class TrainConfig:
     )
     progress: bool = _opt(True, "Show tqdm progress bars.")
 
+    @property
+    def shot_seed(self) -> int:
+        """The seed the few-shot examples are drawn with (as ``EvalConfig.shot_seed``)."""
+        return self.seed if self.few_shot_seed is None else self.few_shot_seed
+
     def __post_init__(self) -> None:
         def bad(msg: str) -> None:
             raise ValueError(f"invalid training config: {msg}")

@@ -244,7 +244,7 @@ class Trainer:
                 pool,
                 exclude_split=cfg.eval_split,
                 k=cfg.few_shot,
-                seed=cfg.seed if cfg.few_shot_seed is None else cfg.few_shot_seed,
+                seed=cfg.shot_seed,
             )
             names = {p.name for p in self.examples}
             self.train_problems = [p for p in self.train_problems if p.name not in names]
