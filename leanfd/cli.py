@@ -507,8 +507,8 @@ def compare(
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
 ) -> None:
     """pass@k(B) - pass@k(A) per k with a 95 % bootstrap CI, paired over problems (both runs must
-    hold the same problems and n); with several runs per side (training seeds), a hierarchical
-    bootstrap: seeds, then problems. Example: leanfd compare fd/s0,fd/s1 grpo/s0,grpo/s1 -o d.csv"""
+    hold the same problems and n); with several runs per side (training seeds), seeds and problems are
+    both resampled (one problem draw for every run). Example: leanfd compare fd/s0,fd/s1 grpo/s0,grpo/s1 -o d.csv"""
     from leanfd.eval.compare import compare_runs, difference_table
 
     split = [[Path(p) for p in s.split(",") if p] for s in (run_a, run_b)]

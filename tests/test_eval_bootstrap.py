@@ -12,6 +12,7 @@ from leanfd.cli import app
 from leanfd.eval.bootstrap import (
     bootstrap_ci,
     bootstrap_means,
+    crossed_replicates,
     hierarchical_ci,
     hierarchical_difference,
     paired_difference,
@@ -61,18 +62,48 @@ def test_hierarchical_bootstrap_resamples_seeds():
     d = hierarchical_difference(a, b, ks=[1], b=4000, seed=2)
     assert d.diff[0] == 0.0
     assert (d.lo[0], d.hi[0]) == (-0.5, 0.5)
-    assert d.unit == "seeds, then problems (paired)"
+    assert d.unit == "seeds and problems (paired)"
 
 
-def test_hierarchical_bootstrap_resamples_problems_within_each_seed():
-    # Two identical seeds, problems worth 0 and 1, B all 0. Fresh problem draws for each seed draw:
-    # A's replicate is the mean of 4 fair coin flips (CDF 1, 5, 11, 15, 16 / 16), so the 80 %
-    # interval of A is [0.25, 0.75] and of B - A [-0.75, -0.25]. One problem draw shared by both
-    # seeds would make it the mean of 2 flips, with 0 at its 10th percentile.
+def test_hierarchical_bootstrap_draws_one_problem_set_for_every_seed():
+    # Two identical seeds, problems worth 0 and 1, B all 0. The seeds ran on the same two problems,
+    # so one problem draw serves both: A's replicate is the mean of 2 fair coin flips (0, 0.5, 1 with
+    # probabilities 1/4, 1/2, 1/4), and the 80 % interval of B - A is [-1, 0]. Fresh problems for
+    # each seed (the flawed bootstrap of an earlier version) would make it the mean of 4 flips, an
+    # interval of [-0.75, -0.25]: more seeds seemed to pin down which problems were drawn.
     a = [np.array([[0.0], [1.0]])] * 2
     b = [np.zeros((2, 1))] * 2
     d = hierarchical_difference(a, b, ks=[1], b=20000, seed=0, level=0.8)
-    assert (d.lo[0], d.hi[0]) == (-0.75, -0.25)
+    assert (d.lo[0], d.hi[0]) == (-1.0, 0.0)
+
+
+def test_copies_of_one_seed_leave_the_interval_of_that_seed():
+    # Seeds that agree on every problem add no information about the problems: the interval over
+    # 3 copies of one seed is that seed's bootstrap interval over problems, draw for draw.
+    values = np.random.default_rng(1).random((11, 2))
+    _, lo, hi = hierarchical_ci([values] * 3, b=500, seed=4)
+    blo, bhi = bootstrap_ci(values, b=500, seed=4)
+    np.testing.assert_allclose(lo, blo)  # equal up to rounding: the mean of 3 copies of x
+    np.testing.assert_allclose(hi, bhi)
+    d = hierarchical_difference([values] * 3, [values + 0.1] * 2, ks=[1, 2], b=500, seed=4)
+    np.testing.assert_allclose(d.lo, 0.1)
+    np.testing.assert_allclose(d.hi, 0.1)
+
+
+def test_crossed_replicates_equal_a_direct_loop():
+    # The vectorised replicates against the definition, drawn from the same generator in the same
+    # order: one problem draw, then method A's seed draw, then B's.
+    rng = np.random.default_rng(9)
+    a = [rng.random((5, 2)) for _ in range(3)]
+    b = [rng.random((5, 2)) for _ in range(2)]
+    rep_a, rep_b = crossed_replicates([a, b], b=40, seed=6)
+    gen = np.random.default_rng(6)
+    probs = gen.integers(0, 5, size=(40, 5))
+    seeds_a, seeds_b = gen.integers(0, 3, size=(40, 3)), gen.integers(0, 2, size=(40, 2))
+    for r in range(40):
+        for arr, seeds, rep in ((a, seeds_a, rep_a), (b, seeds_b, rep_b)):
+            direct = np.mean([arr[s][i] for s in seeds[r] for i in probs[r]], axis=0)
+            np.testing.assert_allclose(rep[r], direct)
 
 
 def test_hierarchical_ci_of_one_method():
@@ -159,7 +190,7 @@ def test_cli_compare_prints_and_writes_the_table(tmp_path):
         app, ["compare", f"{a1},{a2}", f"{b1},{b2}", "-o", str(out), "--resamples", "200"]
     )
     assert res.exit_code == 0, res.output
-    assert "seeds, then problems" in res.output and "diff_lo" in res.output
+    assert "seeds and problems" in res.output and "diff_lo" in res.output
     df = pd.read_csv(out)
     assert list(df["k"]) == [1, 2, 4]
     assert df["diff"].iloc[0] == pytest.approx(0.25)

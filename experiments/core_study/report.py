@@ -5,11 +5,11 @@
 Reads results/<method>/s<seed>/eval/ (each a finished `leanfd eval` run; collect.py puts them
 there) for whatever methods and seeds exist, and writes:
 - results/summary.csv: per method and k, pass@k (mean over seeds and problems) with its 95 % CI from
-  the hierarchical bootstrap (seeds, then problems), each seed's value, and the same for the policy
+  the bootstrap over seeds and problems (one problem draw for all seeds), each seed's value, and the same for the policy
   entropy (nats per token, mean over problems of the mean over samples);
 - results/differences.csv: for each pair of methods with results, B - A per k and for the
-  entropy, with the hierarchical paired CI (`leanfd compare`'s bootstrap: seed draw j of A and B
-  shares its problems; base seed s is evaluated with seed s, the seed of the runs it is paired with);
+  entropy, with the paired CI over seeds and problems (`leanfd compare`'s bootstrap: one problem
+  draw for every seed of A and B; base seed s is evaluated with seed s, the seed of the runs it is paired with);
 - results/passk.png (one curve per method, shaded 95 % band), results/entropy.png (each seed and the
   method's mean with its CI), results/training.png (every seed's training curves).
 Prints both tables as Markdown.
@@ -122,7 +122,7 @@ def main() -> None:
     plot_passk(
         curves,
         root / "passk.png",
-        title=f"{len(next(iter(next(iter(data.values())).values())))} problems, 95 % CI: seeds, then problems",
+        title=f"{len(next(iter(next(iter(data.values())).values())))} problems, 95 % CI: seeds and problems",
     )
     _plot_entropy(summary, data, root / "entropy.png")
     _plot_training(root)

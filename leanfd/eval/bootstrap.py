@@ -1,5 +1,6 @@
 """Bootstrap confidence intervals for pass@k: over problems for one run, paired over problems for two
-runs, and hierarchical (seeds, then problems) for several training seeds per method.
+runs, and over seeds and problems together (one problem draw for every seed) for several training
+seeds per method.
 
 Every function takes the per-problem unbiased pass@k values, computed once (``values[problem, k]``),
 and averages them over resampled index sets; intervals are percentile intervals.
@@ -37,22 +38,50 @@ def bootstrap_ci(
     return percentile_ci(bootstrap_means(values, b, seed), level)
 
 
+def crossed_replicates(
+    methods: Sequence[Sequence[np.ndarray]], b: int = B_DEFAULT, seed: int = 0
+) -> list[np.ndarray]:
+    """Bootstrap replicates ``[b, K]`` of each method's mean over seeds and problems, for a crossed
+    design: every seed of every method ran on the same P problems. ``methods[m][s][P, K]`` holds
+    method m's seed s per-problem values.
+
+    Each replicate draws one set of P problem indices with replacement, shared by every seed of
+    every method (the problems are the same, so a hard problem is hard in all of them and its draw
+    must move them together: drawing problems per seed would let problem-level luck average out
+    over seeds and understate it), then, per method independently, as many seeds as it has with
+    replacement (two methods' training seeds are independent runs). The replicate is the mean over
+    the drawn seeds and problems. This resamples the two crossed factors, problems and seeds, as
+    Owen's pigeonhole bootstrap does (Owen 2007, Ann. Appl. Stat.): mildly conservative for the
+    problem term, while a handful of seeds makes the seed term's spread a rough, low estimate
+    ((S - 1)/S of its variance). With one seed, method 0's replicates are
+    :func:`bootstrap_means`' (the same draws for the same ``seed``).
+    """
+    arrays = [np.stack([np.asarray(v, dtype=float) for v in seeds]) for seeds in methods]  # [S, P, K]
+    shapes = {a.shape[1:] for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f"runs differ in shape (problems, ks): {sorted(shapes)}")
+    p = arrays[0].shape[1]
+    rng = np.random.default_rng(seed)
+    prob_idx = rng.integers(0, p, size=(b, p))  # drawn first: the same stream as bootstrap_means
+    reps = []
+    for arr in arrays:
+        s = arr.shape[0]
+        seed_idx = rng.integers(0, s, size=(b, s)) if s > 1 else np.zeros((b, 1), dtype=int)
+        by_problem = arr[seed_idx].mean(axis=1)  # [b, P, K]: each replicate's mean over its seed draws
+        reps.append(np.take_along_axis(by_problem, prob_idx[:, :, None], axis=1).mean(axis=1))
+    return reps
+
+
 def hierarchical_ci(
     seeds: Sequence[np.ndarray], b: int = B_DEFAULT, seed: int = 0, level: float = LEVEL
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One method's pass@k over several training seeds: the mean over seeds and problems, and a
-    percentile CI from a hierarchical bootstrap. ``seeds[s][P, K]`` holds seed s's per-problem values
-    (the same problems in every seed). Each replicate draws the seeds with replacement, then for each
-    drawn seed its own P problems with replacement. With one seed this is :func:`bootstrap_ci`
-    (the same draws for the same ``seed``)."""
-    arr = np.stack([np.asarray(v, dtype=float) for v in seeds])  # [S, P, K]
-    s, p = arr.shape[:2]
-    rng = np.random.default_rng(seed)
-    prob_idx = rng.integers(0, p, size=(b, s, p))  # drawn first: one seed gives bootstrap_means' draws
-    seed_idx = rng.integers(0, s, size=(b, s)) if s > 1 else np.zeros((b, 1), dtype=int)
-    reps = arr[seed_idx[:, :, None], prob_idx].mean(axis=(1, 2))
+    percentile CI from :func:`crossed_replicates` (one problem draw for all seeds, then the seeds).
+    ``seeds[s][P, K]`` holds seed s's per-problem values (the same problems in every seed). With one
+    seed this is :func:`bootstrap_ci` (the same draws for the same ``seed``)."""
+    (reps,) = crossed_replicates([seeds], b, seed)
     lo, hi = percentile_ci(reps, level)
-    return arr.mean(axis=(0, 1)), lo, hi
+    return np.mean([np.asarray(v, dtype=float).mean(axis=0) for v in seeds], axis=0), lo, hi
 
 
 @dataclass
@@ -76,34 +105,19 @@ def hierarchical_difference(
     seed: int = 0,
     level: float = LEVEL,
 ) -> Difference:
-    """pass@k(B) - pass@k(A) with a CI from a hierarchical bootstrap: seeds, then problems.
+    """pass@k(B) - pass@k(A) with a CI from :func:`crossed_replicates`: per replicate one problem draw
+    shared by every seed of both methods (paired over problems, so a problem's difficulty cancels in
+    the difference), and each method's seeds drawn independently.
 
     ``a_seeds[s][P, K]`` holds one training seed's per-problem pass@k values; every array covers the
-    same problems in the same order. Each replicate draws, for each method independently, as many
-    seeds as it has with replacement (training seeds of two methods are independent runs), then for
-    draw position j one set of P problem indices shared by A's j-th and B's j-th seed: the
-    comparison stays paired over problems, so a problem's difficulty cancels in the difference.
-    With one seed per method this is the paired bootstrap over problems.
+    same problems in the same order. With one seed per method this is the paired bootstrap over
+    problems.
     """
-    a_arr = np.stack([np.asarray(v, dtype=float) for v in a_seeds])  # [Sa, P, K]
-    b_arr = np.stack([np.asarray(v, dtype=float) for v in b_seeds])  # [Sb, P, K]
-    if a_arr.shape[1:] != b_arr.shape[1:]:
-        raise ValueError(f"runs differ in shape (problems, ks): A {a_arr.shape[1:]}, B {b_arr.shape[1:]}")
-    sa, p = a_arr.shape[:2]
-    sb = b_arr.shape[0]
-    rng = np.random.default_rng(seed)
-    prob_idx = rng.integers(0, p, size=(b, max(sa, sb), p))
-    seed_a = rng.integers(0, sa, size=(b, sa))
-    seed_b = rng.integers(0, sb, size=(b, sb))
-
-    def replicate(arr: np.ndarray, seeds: np.ndarray, s: int) -> np.ndarray:
-        # arr[seeds[r, j], prob_idx[r, j, i], :] -> mean over problems i, then over seed draws j
-        return arr[seeds[:, :, None], prob_idx[:, :s, :]].mean(axis=(1, 2))
-
-    reps = replicate(b_arr, seed_b, sb) - replicate(a_arr, seed_a, sa)
-    lo, hi = percentile_ci(reps, level)
-    mean_a, mean_b = a_arr.mean(axis=(0, 1)), b_arr.mean(axis=(0, 1))
-    unit = "problems (paired)" if sa == sb == 1 else "seeds, then problems (paired)"
+    rep_a, rep_b = crossed_replicates([a_seeds, b_seeds], b, seed)
+    lo, hi = percentile_ci(rep_b - rep_a, level)
+    mean_a = np.mean([np.asarray(v, dtype=float).mean(axis=0) for v in a_seeds], axis=0)
+    mean_b = np.mean([np.asarray(v, dtype=float).mean(axis=0) for v in b_seeds], axis=0)
+    unit = "problems (paired)" if len(a_seeds) == len(b_seeds) == 1 else "seeds and problems (paired)"
     return Difference([int(k) for k in ks], mean_a, mean_b, mean_b - mean_a, lo, hi, unit)
 
 

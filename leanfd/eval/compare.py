@@ -1,5 +1,6 @@
 """Compare two methods' eval runs on the same problems: pass@k(B) - pass@k(A) with a bootstrap CI,
-paired over problems; with several runs (training seeds) per method, hierarchical over seeds."""
+paired over problems; with several runs (training seeds) per method, over seeds and problems (one
+problem draw shared by every run)."""
 
 from __future__ import annotations
 
